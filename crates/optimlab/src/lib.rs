@@ -1,0 +1,12 @@
+//! optimlab: dense neural networks with hand-written forward and backward passes, and the
+//! techniques that make training work — update rules, initialisation, batch normalisation,
+//! regularisation — each checked against a reference (the book's code or PyTorch).
+//!
+//! Data flows one way: data → [`nn::Network`] → loss → backward → [`optim::Optimizer`].
+
+pub mod nn;
+pub mod optim;
+pub mod preset;
+pub mod tensor;
+
+pub use preset::Preset;

@@ -1,0 +1,71 @@
+//! Parameter update rules, weight decay, gradient clipping, parameter groups and schedules.
+//!
+//! An [`Optimizer`] combines one [`UpdateRule`] (the maths of SGD, Adam, …, one file each) with
+//! the pieces every rule shares: weight decay ([`WeightDecay`]), parameter groups, gradient
+//! clipping and the per-parameter state, which is readable and restorable by name.
+
+mod optimizer;
+mod sgd;
+
+pub use optimizer::{
+    Clip, Optimizer, OptimizerState, ParamGroup, ParamState, Select, StepContext, WeightDecay,
+};
+pub use sgd::Sgd;
+
+use crate::tensor::Scalar;
+
+/// Errors from building or stepping an optimizer or schedule.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum OptimError {
+    #[error("invalid {name} = {value}: expected {expected}")]
+    Invalid {
+        name: &'static str,
+        value: f64,
+        expected: &'static str,
+    },
+    #[error("unknown optimizer '{0}' (expected one of: {list})", list = crate::optim::OPTIMIZER_NAMES.join(", "))]
+    UnknownOptimizer(String),
+    #[error("parameter order changed: expected '{expected}', found '{found}'")]
+    ParamMismatch { expected: String, found: String },
+    #[error("optimizer state has no entry '{0}'")]
+    MissingState(String),
+    #[error("optimizer state '{key}' has {found} elements, the parameter has {expected}")]
+    StateShape {
+        key: String,
+        expected: usize,
+        found: usize,
+    },
+}
+
+/// Every optimizer name the command line and configs accept.
+pub const OPTIMIZER_NAMES: &[&str] = &[
+    "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "amsgrad", "nadam",
+    "radam", "adadelta", "lion",
+];
+
+/// The maths of one optimizer: how one parameter moves given its gradient and its state.
+///
+/// Weight decay, clipping, parameter groups and schedules are applied by [`Optimizer`] around
+/// the rule, so a rule's `update` reads like its formula.
+pub trait UpdateRule<T: Scalar>: Send + Sync {
+    /// Lower-case name, as on the command line.
+    fn name(&self) -> &'static str;
+    /// Names of the per-parameter buffers (each as long as the parameter), in state order.
+    fn buffer_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Names of the per-parameter scalar states, in state order.
+    fn scalar_names(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Fresh state for a parameter of `len` elements (zeros unless the rule says otherwise).
+    fn init_state(&self, len: usize) -> ParamState<T> {
+        ParamState {
+            step: 0,
+            buffers: vec![vec![T::zero(); len]; self.buffer_names().len()],
+            scalars: vec![0.0; self.scalar_names().len()],
+        }
+    }
+    /// One update of one parameter. `state.step == ctx.t` has already been incremented.
+    fn update(&self, ctx: &StepContext, value: &mut [T], grad: &[T], state: &mut ParamState<T>);
+}

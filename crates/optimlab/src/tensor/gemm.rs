@@ -1,0 +1,122 @@
+//! The one matrix-multiply entry point, over faer.
+//!
+//! Transposed operands are faer views of the same row-major storage: nothing is copied.
+
+use super::{Matrix, Scalar};
+use faer::Accum;
+
+/// How many threads a GEMM may use. One by default: at the shapes of these networks two threads
+/// gain little and collapse when the other core is busy; parallelise across runs instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threads(pub usize);
+
+impl Default for Threads {
+    fn default() -> Self {
+        Threads(1)
+    }
+}
+
+impl Threads {
+    pub(crate) fn par(self) -> faer::Par {
+        if self.0 <= 1 {
+            faer::Par::Seq
+        } else {
+            faer::Par::rayon(self.0)
+        }
+    }
+}
+
+/// Whether an operand enters the product as stored or transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    N,
+    T,
+}
+
+/// `dst = alpha · op(a) · op(b)` (`accumulate == false`) or `dst += alpha · op(a) · op(b)`.
+///
+/// `dst` must already have the product's shape; a mismatch is a programming error (layers
+/// check shapes at their boundaries and report them as typed errors).
+pub fn gemm<T: Scalar>(
+    dst: &mut Matrix<T>,
+    a: &Matrix<T>,
+    op_a: Op,
+    b: &Matrix<T>,
+    op_b: Op,
+    alpha: T,
+    accumulate: bool,
+    threads: Threads,
+) {
+    let av = a.view();
+    let bv = b.view();
+    let av = if op_a == Op::T { av.transpose() } else { av };
+    let bv = if op_b == Op::T { bv.transpose() } else { bv };
+    assert_eq!(
+        (dst.rows(), dst.cols(), av.ncols()),
+        (av.nrows(), bv.ncols(), bv.nrows()),
+        "gemm shape mismatch"
+    );
+    let accum = if accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    faer::linalg::matmul::matmul(dst.view_mut(), accum, av, bv, alpha, threads.par());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                for p in 0..k {
+                    c[i * n + j] += a[i * k + p] * b[p * n + j];
+                }
+            }
+        }
+        c
+    }
+
+    fn transpose(x: &[f64], r: usize, c: usize) -> Vec<f64> {
+        let mut t = vec![0.0; r * c];
+        for i in 0..r {
+            for j in 0..c {
+                t[j * r + i] = x[i * c + j];
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn all_transpose_combinations_match_naive_product() {
+        let (m, k, n) = (5, 7, 3);
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+        let want = naive(&a, &b, m, k, n);
+        for (op_a, op_b) in [
+            (Op::N, Op::N),
+            (Op::T, Op::N),
+            (Op::N, Op::T),
+            (Op::T, Op::T),
+        ] {
+            let am = if op_a == Op::T {
+                Matrix::<f64>::from_vec(k, m, transpose(&a, m, k)).unwrap()
+            } else {
+                Matrix::from_vec(m, k, a.clone()).unwrap()
+            };
+            let bm = if op_b == Op::T {
+                Matrix::<f64>::from_vec(n, k, transpose(&b, k, n)).unwrap()
+            } else {
+                Matrix::from_vec(k, n, b.clone()).unwrap()
+            };
+            let mut c = Matrix::from_vec(m, n, vec![1.0; m * n]).unwrap();
+            gemm(&mut c, &am, op_a, &bm, op_b, 2.0, true, Threads(1));
+            for (got, w) in c.as_slice().iter().zip(&want) {
+                assert!((got - (1.0 + 2.0 * w)).abs() < 1e-12, "{op_a:?} {op_b:?}");
+            }
+        }
+    }
+}

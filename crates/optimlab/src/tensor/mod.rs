@@ -1,0 +1,9 @@
+//! Dense matrices, the GEMM wrapper and the element types.
+
+mod gemm;
+mod matrix;
+mod scalar;
+
+pub use gemm::{Op, Threads, gemm};
+pub use matrix::Matrix;
+pub use scalar::{DType, Scalar};
