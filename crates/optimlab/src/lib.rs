@@ -7,6 +7,7 @@
 pub mod nn;
 pub mod optim;
 pub mod preset;
+pub mod rng;
 pub mod tensor;
 
 pub use preset::Preset;

@@ -1,0 +1,332 @@
+//! The multi-layer network: `Dense → [BatchNorm] → activation → [Dropout]` per hidden layer,
+//! then `Dense → softmax cross-entropy`, as the book's `MultiLayerNetExtend`.
+
+use super::{
+    Activation, ActivationLayer, BatchNorm, BatchNormConfig, CrossEntropy, Dense, Dropout,
+    DropoutConfig, Init, Layer, Mode, NnError, ParamKind, ParamMut, Parameters,
+    SoftmaxCrossEntropy, init::fill_normal, loss::argmax_rows,
+};
+use crate::preset::Preset;
+use crate::rng::{self, Purpose};
+use crate::tensor::{Matrix, Scalar, Threads};
+use serde::{Deserialize, Serialize};
+
+/// Everything that defines a network's architecture and initial weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkConfig {
+    pub input: usize,
+    pub hidden: Vec<usize>,
+    pub output: usize,
+    pub activation: Activation,
+    pub init: Init,
+    /// Batch norm after every hidden dense layer, when set.
+    pub batch_norm: Option<BatchNormConfig>,
+    /// Dropout after every hidden activation, when set.
+    pub dropout: Option<DropoutConfig>,
+    /// The book's L2 weight decay λ: `½λ‖W‖²` is added to the loss for every weight matrix
+    /// (not biases) and `λW` to its gradient. Optimizer-side decay is separate.
+    pub weight_decay: f64,
+    pub loss: CrossEntropy,
+}
+
+impl NetworkConfig {
+    /// ReLU, He init, no batch norm, no dropout, no weight decay, the preset's cross-entropy.
+    pub fn new(preset: Preset, input: usize, hidden: Vec<usize>, output: usize) -> Self {
+        Self {
+            input,
+            hidden,
+            output,
+            activation: Activation::Relu,
+            init: Init::He,
+            batch_norm: None,
+            dropout: None,
+            weight_decay: 0.0,
+            loss: CrossEntropy::preset(preset),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), NnError> {
+        if self.hidden.is_empty() {
+            return Err(NnError::EmptyHidden);
+        }
+        if self.input == 0 {
+            return Err(NnError::ZeroSize("input size".into()));
+        }
+        if self.output == 0 {
+            return Err(NnError::ZeroSize("output size".into()));
+        }
+        if let Some(i) = self.hidden.iter().position(|&h| h == 0) {
+            return Err(NnError::ZeroSize(format!("hidden layer {}", i + 1)));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(NnError::Invalid {
+                name: "weight decay",
+                value: self.weight_decay,
+                expected: "a finite number ≥ 0",
+            });
+        }
+        self.init.validate()?;
+        if let Some(bn) = &self.batch_norm {
+            bn.validate()?;
+        }
+        if let Some(d) = &self.dropout {
+            d.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// A feed-forward network of [`Layer`]s ending in softmax cross-entropy.
+pub struct Network<T: Scalar> {
+    layers: Vec<Box<dyn Layer<T>>>,
+    loss: SoftmaxCrossEntropy<T>,
+    input: usize,
+    output: usize,
+    weight_decay: T,
+    has_loss_grad: bool,
+    predictions: Vec<usize>,
+}
+
+impl<T: Scalar> Network<T> {
+    /// Builds and initialises a network; weights come from the `Init` stream of `seed`,
+    /// dropout masks from one stream per dropout layer.
+    pub fn build(config: &NetworkConfig, seed: u64) -> Result<Self, NnError> {
+        Self::build_with_threads(config, seed, Threads::default())
+    }
+
+    pub fn build_with_threads(
+        config: &NetworkConfig,
+        seed: u64,
+        threads: Threads,
+    ) -> Result<Self, NnError> {
+        config.validate()?;
+        let mut init_rng = rng::stream(seed, Purpose::Init);
+        let mut layers: Vec<Box<dyn Layer<T>>> = Vec::new();
+        let sizes: Vec<usize> = std::iter::once(config.input)
+            .chain(config.hidden.iter().copied())
+            .chain(std::iter::once(config.output))
+            .collect();
+        let l2 = T::from_f64(config.weight_decay);
+        for (i, pair) in sizes.windows(2).enumerate() {
+            let index = i + 1;
+            let (fan_in, fan_out) = (pair[0], pair[1]);
+            let mut dense = Dense::new(index, fan_in, fan_out).with_threads(threads);
+            fill_normal(
+                dense.weight_mut().as_mut_slice(),
+                config.init.std(fan_in, fan_out),
+                &mut init_rng,
+            );
+            dense.l2 = l2;
+            layers.push(Box::new(dense));
+            if index == sizes.len() - 1 {
+                break;
+            }
+            if let Some(bn) = config.batch_norm {
+                layers.push(Box::new(BatchNorm::new(index, fan_out, bn)));
+            }
+            layers.push(Box::new(ActivationLayer::new(config.activation)));
+            if let Some(d) = config.dropout {
+                let stream = rng::stream(seed, Purpose::Dropout(index));
+                layers.push(Box::new(Dropout::new(d, stream)));
+            }
+        }
+        let mut net = Self::from_layers(config.input, layers, config.loss)?;
+        net.weight_decay = l2;
+        Ok(net)
+    }
+
+    /// A network from any stack of layers; checks that each layer accepts the previous
+    /// layer's output width.
+    pub fn from_layers(
+        input: usize,
+        layers: Vec<Box<dyn Layer<T>>>,
+        loss: CrossEntropy,
+    ) -> Result<Self, NnError> {
+        let mut width = input;
+        for layer in &layers {
+            width = layer.output_features(width)?;
+        }
+        Ok(Self {
+            layers,
+            loss: SoftmaxCrossEntropy::new(loss),
+            input,
+            output: width,
+            weight_decay: T::zero(),
+            has_loss_grad: false,
+            predictions: Vec::new(),
+        })
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.input
+    }
+    pub fn output_size(&self) -> usize {
+        self.output
+    }
+    pub fn layers(&self) -> &[Box<dyn Layer<T>>] {
+        &self.layers
+    }
+    pub fn layers_mut(&mut self) -> &mut [Box<dyn Layer<T>>] {
+        &mut self.layers
+    }
+
+    /// One line per layer, e.g. `Dense(784→100) → relu → …`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self.layers.iter().map(|l| l.describe()).collect();
+        format!("{} → softmax-CE", parts.join(" → "))
+    }
+
+    fn check_input(&self, x: &Matrix<T>) -> Result<(), NnError> {
+        if x.cols() != self.input {
+            return Err(NnError::InputShape {
+                expected: self.input,
+                found: x.cols(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_labels(&self, x: &Matrix<T>, labels: &[usize]) -> Result<(), NnError> {
+        if labels.len() != x.rows() {
+            return Err(NnError::LabelCount {
+                rows: x.rows(),
+                labels: labels.len(),
+            });
+        }
+        if let Some(&bad) = labels.iter().find(|&&t| t >= self.output) {
+            return Err(NnError::LabelRange {
+                label: bad,
+                classes: self.output,
+            });
+        }
+        Ok(())
+    }
+
+    /// The logits (scores before softmax) for a batch.
+    pub fn forward<'a>(
+        &'a mut self,
+        x: &'a Matrix<T>,
+        mode: Mode,
+    ) -> Result<&'a Matrix<T>, NnError> {
+        self.check_input(x)?;
+        self.has_loss_grad = false;
+        for i in 0..self.layers.len() {
+            let (before, rest) = self.layers.split_at_mut(i);
+            let input = before.last().map_or(x, |l| l.output());
+            rest[0].forward(input, mode);
+        }
+        Ok(self.layers.last().map_or(x, |l| l.output()))
+    }
+
+    /// Forward pass and mean loss (plus `½λ‖W‖²` when the network has weight decay).
+    pub fn loss(&mut self, x: &Matrix<T>, labels: &[usize], mode: Mode) -> Result<T, NnError> {
+        self.check_labels(x, labels)?;
+        self.forward(x, mode)?;
+        let logits = self.layers.last().map_or(x, |l| l.output());
+        let mut loss = self.loss.forward(logits, labels);
+        if self.weight_decay != T::zero() {
+            loss += self.weight_penalty();
+        }
+        self.has_loss_grad = true;
+        Ok(loss)
+    }
+
+    /// `½λ Σ‖W‖²` over the weight matrices.
+    pub fn weight_penalty(&mut self) -> T {
+        let mut sum = T::zero();
+        self.visit_params(&mut |p| {
+            if p.kind == ParamKind::Weight {
+                sum += p.value.iter().fold(T::zero(), |s, &w| s + w * w);
+            }
+        });
+        T::from_f64(0.5) * self.weight_decay * sum
+    }
+
+    /// Back-propagates the loss of the last [`Network::loss`] call; gradients are then held by
+    /// the parameters (see [`Parameters`]). The first layer's input gradient is not computed.
+    pub fn backward(&mut self, x: &Matrix<T>, labels: &[usize]) -> Result<(), NnError> {
+        if !self.has_loss_grad {
+            return Err(NnError::NoForward);
+        }
+        self.check_labels(x, labels)?;
+        let Self { layers, loss, .. } = self;
+        let dlogits = loss.backward(labels);
+        let n = layers.len();
+        for i in (0..n).rev() {
+            let (before, rest) = layers.split_at_mut(i);
+            let (current, after) = rest.split_first_mut().expect("i < n");
+            let input = before.last().map_or(x, |l| l.output());
+            let dout = after.first().map_or(dlogits, |l| l.input_grad());
+            current.backward(input, dout, i > 0);
+        }
+        Ok(())
+    }
+
+    /// The softmax probabilities of the last [`Network::loss`] call.
+    pub fn probabilities(&self) -> &Matrix<T> {
+        self.loss.probs()
+    }
+
+    /// Predicted classes for `x`, evaluated in chunks of `batch` rows (evaluation mode).
+    pub fn predict(&mut self, x: &Matrix<T>, batch: usize) -> Result<Vec<usize>, NnError> {
+        self.check_input(x)?;
+        let batch = batch.max(1);
+        let mut out = Vec::with_capacity(x.rows());
+        let mut chunk = Matrix::default();
+        let mut start = 0;
+        let indices: Vec<usize> = (0..x.rows()).collect();
+        let mut predictions = std::mem::take(&mut self.predictions);
+        while start < x.rows() {
+            let end = (start + batch).min(x.rows());
+            chunk.gather_rows(x, &indices[start..end]);
+            let logits = self.forward(&chunk, Mode::Eval)?;
+            argmax_rows(logits, &mut predictions);
+            out.extend_from_slice(&predictions);
+            start = end;
+        }
+        self.predictions = predictions;
+        Ok(out)
+    }
+
+    /// Fraction of rows of `x` whose predicted class equals the label.
+    pub fn accuracy(
+        &mut self,
+        x: &Matrix<T>,
+        labels: &[usize],
+        batch: usize,
+    ) -> Result<f64, NnError> {
+        self.check_labels(x, labels)?;
+        let pred = self.predict(x, batch)?;
+        let hits = pred.iter().zip(labels).filter(|(p, t)| p == t).count();
+        Ok(hits as f64 / labels.len().max(1) as f64)
+    }
+
+    /// Each named tensor (parameters and batch-norm running statistics) with its shape.
+    pub fn visit_tensors(&self, f: &mut dyn FnMut(&str, &[usize], &[T])) {
+        for l in &self.layers {
+            l.visit_tensors(f);
+        }
+    }
+
+    pub fn visit_tensors_mut(&mut self, f: &mut dyn FnMut(&str, &[usize], &mut [T])) {
+        for l in &mut self.layers {
+            l.visit_tensors_mut(f);
+        }
+    }
+
+    /// Freeze (or release) every dropout mask, so repeated training forwards are identical
+    /// (numerical gradient checks need this).
+    pub fn freeze_dropout_masks(&mut self, freeze: bool) {
+        for l in &mut self.layers {
+            l.freeze_dropout_mask(freeze);
+        }
+    }
+}
+
+impl<T: Scalar> Parameters<T> for Network<T> {
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_, T>)) {
+        for l in &mut self.layers {
+            l.visit_params(f);
+        }
+    }
+}
