@@ -4,13 +4,37 @@
 //! the pieces every rule shares: weight decay ([`WeightDecay`]), parameter groups, gradient
 //! clipping and the per-parameter state, which is readable and restorable by name.
 
+mod adadelta;
+mod adagrad;
+mod adam;
+mod check;
+mod config;
+mod flavour;
+mod lion;
+mod momentum;
+mod nadam;
 mod optimizer;
+mod radam;
+mod rmsprop;
+pub mod schedule;
 mod sgd;
 
 pub use optimizer::{
     Clip, Optimizer, OptimizerState, ParamGroup, ParamState, Select, StepContext, WeightDecay,
 };
 pub use sgd::Sgd;
+
+pub use adadelta::Adadelta;
+pub use adagrad::Adagrad;
+pub use adam::{Adam, adamw};
+pub use config::{OptimizerConfig, ResolvedOptimizer, Rule};
+pub use flavour::Flavour;
+pub use lion::Lion;
+pub use momentum::{Momentum, MomentumKind};
+pub use nadam::NAdam;
+pub use radam::RAdam;
+pub use rmsprop::RmsProp;
+pub use schedule::{Schedule, ScheduleError, Scheduler};
 
 use crate::tensor::Scalar;
 

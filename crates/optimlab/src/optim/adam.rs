@@ -1,0 +1,116 @@
+//! Adam (Kingma & Ba 2015), AMSGrad (Reddi et al. 2018) and AdamW (Loshchilov & Hutter 2019).
+
+use super::check::{positive, unit};
+use super::{Flavour, OptimError, Optimizer, ParamState, StepContext, UpdateRule, WeightDecay};
+use crate::tensor::Scalar;
+use serde::{Deserialize, Serialize};
+
+/// Adam. Both flavours keep `m ← m + (1−β1)·(g − m)` and `v ← β2·v + (1−β2)·g²`
+/// (AMSGrad: `v̂ ← max(v̂, v)`, used in place of `v` below); they place ε differently:
+///
+/// - torch (`torch.optim.Adam`): `W ← W − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε)`;
+/// - book: `lr_t = lr·√(1−β2ᵗ)/(1−β1ᵗ);  W ← W − lr_t·m/(√v + ε)` (ε on the uncorrected `√v`).
+///
+/// AdamW is this rule with [`WeightDecay::Decoupled`] (see [`adamw`]).
+/// Defaults: β (0.9, 0.999), ε 1e-8 (torch, lr 1e-3) or 1e-7 (book, lr 1e-3), no AMSGrad.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Adam {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub amsgrad: bool,
+    pub flavour: Flavour,
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            amsgrad: false,
+            flavour: Flavour::Torch,
+        }
+    }
+}
+
+impl Adam {
+    /// The book's Adam: bias correction folded into the step size, ε 1e-7.
+    pub fn book() -> Self {
+        Adam {
+            eps: 1e-7,
+            flavour: Flavour::Book,
+            ..Default::default()
+        }
+    }
+
+    /// AMSGrad: torch's Adam with `amsgrad=True`.
+    pub fn amsgrad() -> Self {
+        Adam {
+            amsgrad: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), OptimError> {
+        unit("beta1", self.beta1)?;
+        unit("beta2", self.beta2)?;
+        positive("eps", self.eps)
+    }
+}
+
+/// AdamW as `torch.optim.AdamW`: torch's Adam with decoupled weight decay
+/// `W ← W·(1 − lr·λ)` before the Adam step (torch's default λ is 0.01).
+pub fn adamw<T: Scalar>(lr: f64, weight_decay: f64) -> Result<Optimizer<T>, OptimError> {
+    Optimizer::new(Box::new(Adam::default()), lr)?
+        .with_weight_decay(WeightDecay::Decoupled(weight_decay))
+}
+
+impl<T: Scalar> UpdateRule<T> for Adam {
+    fn name(&self) -> &'static str {
+        if self.amsgrad { "amsgrad" } else { "adam" }
+    }
+
+    fn buffer_names(&self) -> &'static [&'static str] {
+        if self.amsgrad {
+            &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+        } else {
+            &["exp_avg", "exp_avg_sq"]
+        }
+    }
+
+    fn update(&self, ctx: &StepContext, value: &mut [T], grad: &[T], state: &mut ParamState<T>) {
+        let t = ctx.t as f64;
+        let bc1 = 1.0 - self.beta1.powf(t);
+        let bc2 = 1.0 - self.beta2.powf(t);
+        let (one_m_b1, b2) = (T::from_f64(1.0 - self.beta1), T::from_f64(self.beta2));
+        let one_m_b2 = T::from_f64(1.0 - self.beta2);
+        let eps = T::from_f64(self.eps);
+        // Both flavours: W −= step·m / (√v/div + ε).
+        let (step, div) = match self.flavour {
+            Flavour::Torch => (ctx.lr / bc1, bc2.sqrt()),
+            Flavour::Book => (ctx.lr * bc2.sqrt() / bc1, 1.0),
+        };
+        let (step, div) = (T::from_f64(step), T::from_f64(div));
+        let [m, v, vmax @ ..] = &mut state.buffers[..] else {
+            unreachable!("adam keeps exp_avg and exp_avg_sq")
+        };
+        for i in 0..value.len() {
+            let g = grad[i];
+            m[i] = m[i] + one_m_b1 * (g - m[i]);
+            v[i] = match self.flavour {
+                Flavour::Torch => b2 * v[i] + one_m_b2 * g * g,
+                Flavour::Book => v[i] + one_m_b2 * (g * g - v[i]),
+            };
+            let vi = match vmax.first_mut() {
+                Some(vmax) => {
+                    vmax[i] = vmax[i].max(v[i]);
+                    vmax[i]
+                }
+                None => v[i],
+            };
+            value[i] -= step * m[i] / (vi.sqrt() / div + eps);
+        }
+    }
+}
