@@ -1,1 +1,49 @@
-fn main() {}
+//! `optimlab`: the command-line face of the optimlab library.
+//!
+//! Every command prints a one-line error and exits non-zero on bad input; the library does
+//! the work, this crate parses flags and renders results.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "optimlab",
+    version,
+    about = "Train dense neural networks and study the techniques that make training work"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an optimizer on a 2-D test function and print its path.
+    Trajectory(commands::trajectory::Args),
+    /// Time one training step (forward, backward, update) of a reference workload.
+    Bench(commands::bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Trajectory(args) => commands::trajectory::run(args),
+        Command::Bench(args) => commands::bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes joined, never a backtrace.
+            let msg = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

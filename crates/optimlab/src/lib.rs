@@ -4,6 +4,8 @@
 //!
 //! Data flows one way: data → [`nn::Network`] → loss → backward → [`optim::Optimizer`].
 
+pub mod bench;
+pub mod experiments;
 pub mod nn;
 pub mod optim;
 pub mod preset;
