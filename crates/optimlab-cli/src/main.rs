@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run an optimizer on a 2-D test function and print its path.
     Trajectory(commands::trajectory::Args),
+    /// Train a network and report accuracy per epoch.
+    Train(commands::train::Args),
     /// Time one training step (forward, backward, update) of a reference workload.
     Bench(commands::bench::Args),
 }
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trajectory(args) => commands::trajectory::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Train(args) => commands::train::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

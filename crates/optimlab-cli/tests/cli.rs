@@ -186,3 +186,32 @@ fn bench_rejects_bad_values() {
     assert_one_line_error(&optimlab(&["bench", "--steps", "0"]), "steps");
     assert_one_line_error(&optimlab(&["bench", "--optimizer", "sgdx"]), "sgdx");
 }
+
+#[test]
+fn train_on_embedded_digits_reaches_95_percent() {
+    let out = optimlab(&["train", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let acc: f64 = text
+        .split("test acc ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no test accuracy in {text:?}"));
+    assert!(acc >= 0.95, "test accuracy {acc}");
+}
+
+#[test]
+fn train_rejects_bad_network_settings() {
+    assert_one_line_error(&optimlab(&["train", "--dropout", "1.0"]), "dropout");
+    assert_one_line_error(&optimlab(&["train", "--dropout", "-0.1"]), "dropout");
+    assert_one_line_error(&optimlab(&["train", "--hidden", ""]), "hidden");
+    assert_one_line_error(&optimlab(&["train", "--init", "-3"]), "init");
+    assert_one_line_error(&optimlab(&["train", "--lr", "-1"]), "lr");
+    assert_one_line_error(&optimlab(&["train", "--epochs", "0"]), "epochs");
+    assert_one_line_error(&optimlab(&["train", "--batch-size", "0"]), "batch size");
+}

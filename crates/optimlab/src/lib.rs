@@ -5,11 +5,13 @@
 //! Data flows one way: data → [`nn::Network`] → loss → backward → [`optim::Optimizer`].
 
 pub mod bench;
+pub mod data;
 pub mod experiments;
 pub mod nn;
 pub mod optim;
 pub mod preset;
 pub mod rng;
 pub mod tensor;
+pub mod train;
 
 pub use preset::Preset;

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod train;
 pub mod trajectory;
 
 /// Parses `X,Y` into a pair of finite numbers.

@@ -1,0 +1,126 @@
+//! Which samples form each mini-batch.
+
+use crate::rng::Rng;
+use rand::RngExt;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchOrder {
+    /// Shuffled epochs without replacement (PyTorch's `DataLoader(shuffle=True)`); the last
+    /// batch of an epoch may be smaller.
+    Shuffle,
+    /// Each batch drawn at random with replacement; an epoch is `max(N/B, 1)` batches (the book).
+    Replacement,
+    /// Batch `i` is samples `[i·B, (i+1)·B)`, wrapping around (for step-by-step comparisons).
+    Sequential,
+}
+
+impl std::str::FromStr for BatchOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "shuffle" => Ok(BatchOrder::Shuffle),
+            "replacement" => Ok(BatchOrder::Replacement),
+            "sequential" => Ok(BatchOrder::Sequential),
+            other => Err(format!(
+                "unknown batch order '{other}' (expected shuffle, replacement or sequential)"
+            )),
+        }
+    }
+}
+
+/// Produces the sample indices of successive batches without allocating.
+pub struct Batches {
+    order: BatchOrder,
+    n: usize,
+    batch: usize,
+    permutation: Vec<usize>,
+    /// Position within the current epoch (shuffle) or the data (sequential).
+    cursor: usize,
+    rng: Rng,
+}
+
+impl Batches {
+    pub fn new(order: BatchOrder, n: usize, batch: usize, rng: Rng) -> Self {
+        Self {
+            order,
+            n,
+            batch: batch.min(n).max(1),
+            permutation: (0..n).collect(),
+            cursor: n,
+            rng,
+        }
+    }
+
+    /// Batches per epoch.
+    pub fn per_epoch(&self) -> usize {
+        match self.order {
+            BatchOrder::Shuffle => self.n.div_ceil(self.batch),
+            BatchOrder::Replacement | BatchOrder::Sequential => (self.n / self.batch).max(1),
+        }
+    }
+
+    /// Fills `out` with the next batch's indices.
+    pub fn next_into(&mut self, out: &mut Vec<usize>) {
+        out.clear();
+        match self.order {
+            BatchOrder::Shuffle => {
+                if self.cursor >= self.n {
+                    self.permutation.shuffle(&mut self.rng);
+                    self.cursor = 0;
+                }
+                let end = (self.cursor + self.batch).min(self.n);
+                out.extend_from_slice(&self.permutation[self.cursor..end]);
+                self.cursor = end;
+            }
+            BatchOrder::Replacement => {
+                for _ in 0..self.batch {
+                    out.push(self.rng.random_range(0..self.n));
+                }
+            }
+            BatchOrder::Sequential => {
+                if self.cursor >= self.n {
+                    self.cursor = 0;
+                }
+                for k in 0..self.batch {
+                    out.push((self.cursor + k) % self.n);
+                }
+                self.cursor += self.batch;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::{Purpose, stream};
+
+    #[test]
+    fn shuffle_covers_every_sample_once_per_epoch() {
+        let mut b = Batches::new(BatchOrder::Shuffle, 10, 4, stream(1, Purpose::Batches));
+        assert_eq!(b.per_epoch(), 3);
+        let mut seen = Vec::new();
+        let mut batch = Vec::new();
+        for _ in 0..3 {
+            b.next_into(&mut batch);
+            seen.extend_from_slice(&batch);
+        }
+        seen.sort();
+        assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn sequential_wraps_around() {
+        let mut b = Batches::new(BatchOrder::Sequential, 5, 2, stream(1, Purpose::Batches));
+        let mut batch = Vec::new();
+        let mut all = Vec::new();
+        for _ in 0..3 {
+            b.next_into(&mut batch);
+            all.push(batch.clone());
+        }
+        assert_eq!(all, vec![vec![0, 1], vec![2, 3], vec![4, 0]]);
+    }
+}

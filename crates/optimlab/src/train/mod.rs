@@ -1,0 +1,7 @@
+//! The training loop: mini-batches, forward, backward, update, evaluation.
+
+mod batches;
+mod trainer;
+
+pub use batches::{BatchOrder, Batches};
+pub use trainer::{EpochRecord, TrainConfig, TrainError, Trainer};
