@@ -3,7 +3,11 @@ use optimlab::nn::{Mode, Network, NetworkConfig};
 use optimlab::optim::OptimizerConfig;
 use optimlab::tensor::Matrix;
 use std::time::Instant;
+#[allow(deprecated)]
 fn main() {
+    if std::env::var("FTZ").is_ok() {
+        unsafe { std::arch::x86_64::_mm_setcsr(std::arch::x86_64::_mm_getcsr() | 0x8040) }
+    }
     let cfg = NetworkConfig::new(Preset::Torch, 784, vec![100; 4], 10);
     let mut net = Network::<f32>::build(&cfg, 0).unwrap();
     let name = std::env::args().nth(1).unwrap_or("adam".into());

@@ -131,6 +131,8 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
         return Err(BenchError::Zero("threads"));
     }
     let w = config.workload;
+    // As the trainer does: subnormal arithmetic would otherwise dominate Adam's update.
+    crate::tensor::flush_denormals();
     let net_config = NetworkConfig::new(Preset::Torch, 784, w.hidden(), 10);
     let mut net =
         Network::<f32>::build_with_threads(&net_config, config.seed, Threads(config.threads))?;

@@ -128,6 +128,7 @@ fn run_typed<T: Scalar>(args: &Args) -> Result<()> {
         order: args.order,
         seed: args.seed,
         eval_batch: 1000,
+        flush_denormals: true,
     };
     train_config.validate()?;
     let (x, xt) = (train.to_matrix::<T>(), test.to_matrix::<T>());

@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn gradients_match_central_differences() {
         for f in TestFunction::ALL {
-            for &(x, y) in &[(-1.3, 0.7), (0.4, -2.1), (2.0, 1.1)] {
+            for &(x, y) in &[(-1.3f64, 0.7f64), (0.4, -2.1), (2.0, 1.1)] {
                 let (gx, gy) = f.gradient(x, y);
                 let h = 1e-6;
                 let nx = (f.value(x + h, y) - f.value(x - h, y)) / (2.0 * h);
@@ -198,8 +198,8 @@ mod tests {
 
     #[test]
     fn minima_are_where_documented() {
-        assert_eq!(TestFunction::Rosenbrock.value(1.0, 1.0), 0.0);
+        assert_eq!(TestFunction::Rosenbrock.value(1.0f64, 1.0), 0.0);
         assert!(TestFunction::Beale.value(3.0f64, 0.5).abs() < 1e-15);
-        assert_eq!(TestFunction::Book.gradient(0.0, 0.0), (0.0, 0.0));
+        assert_eq!(TestFunction::Book.gradient(0.0f64, 0.0), (0.0, 0.0));
     }
 }

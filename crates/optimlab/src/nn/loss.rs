@@ -49,6 +49,7 @@ impl<T: Scalar> SoftmaxCrossEntropy<T> {
         let (n, c) = logits.shape();
         self.probs.resize(n, c);
         let mut total = T::zero();
+        let underflow = T::min_positive_value().ln();
         for ((row, prow), &t) in logits
             .as_slice()
             .chunks_exact(c)
@@ -58,7 +59,10 @@ impl<T: Scalar> SoftmaxCrossEntropy<T> {
             let max = row.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
             let mut sum = T::zero();
             for (p, &v) in prow.iter_mut().zip(row) {
-                *p = (v - max).exp();
+                // Below ln(smallest normal) the exponential underflows; libm's slow underflow
+                // path would cost more than the whole row, and the term is < 1e-38 anyway.
+                let z = v - max;
+                *p = if z > underflow { z.exp() } else { T::zero() };
                 sum += *p;
             }
             let inv = T::one() / sum;

@@ -16,6 +16,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Rows per forward pass when evaluating.
     pub eval_batch: usize,
+    /// Flush subnormal floats to zero on the training thread (see
+    /// [`crate::tensor::flush_denormals`]): avoids slow subnormal arithmetic.
+    pub flush_denormals: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,9 @@ impl<T: Scalar> Trainer<'_, T> {
     ) -> Result<Vec<EpochRecord>, TrainError> {
         let cfg = &self.config;
         cfg.validate()?;
+        if cfg.flush_denormals {
+            crate::tensor::flush_denormals();
+        }
         let (x, t) = train;
         if x.rows() == 0 {
             return Err(TrainError::Empty);
