@@ -218,7 +218,8 @@ fn replay<T: optimlab::tensor::Scalar>(
         for (name, got) in [("W1", &model.w), ("b1", &model.b)] {
             for (i, (&a, &b)) in got.iter().zip(&step.params[name]).enumerate() {
                 let a = a.as_f64();
-                if !((a - b).abs() <= tol * b.abs().max(1.0)) {
+                let within = (a - b).abs() <= tol * b.abs().max(1.0); // false for NaN
+                if !within {
                     return Err(format!(
                         "step {}: {name}[{i}] = {a:.12e}, torch {b:.12e}",
                         k + 1
@@ -284,7 +285,7 @@ fn fixtures_cover_every_optimizer_and_schedule() {
     let kinds: Vec<String> = fx
         .cases
         .iter()
-        .filter_map(|c| schedule_of(c))
+        .filter_map(schedule_of)
         .map(|s| s.to_string())
         .collect();
     for kind in [

@@ -64,3 +64,17 @@ impl<T: Scalar> UpdateRule<T> for Lion {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_momentum_and_gradient_leave_the_weight_alone() {
+        let mut state = UpdateRule::<f64>::init_state(&Lion::default(), 3);
+        let mut w = [1.0, 1.0, 1.0];
+        let ctx = StepContext { lr: 0.1, t: 1 };
+        Lion::default().update(&ctx, &mut w, &[0.0, 2.0, -1e-30], &mut state);
+        assert_eq!(w, [1.0, 0.9, 1.1]);
+    }
+}
