@@ -47,12 +47,17 @@ impl<T: Scalar> UpdateRule<T> for Adadelta {
         let [s, u] = &mut state.buffers[..] else {
             unreachable!("adadelta keeps two buffers")
         };
-        for i in 0..value.len() {
-            let g = grad[i];
-            s[i] = rho * s[i] + one_m_rho * g * g;
-            let delta = (u[i] + eps).sqrt() / (s[i] + eps).sqrt() * g;
-            u[i] = rho * u[i] + one_m_rho * delta * delta;
-            value[i] -= lr * delta;
+        let n = value.len();
+        let it = value
+            .iter_mut()
+            .zip(&grad[..n])
+            .zip(&mut s[..n])
+            .zip(&mut u[..n]);
+        for (((w, &g), s), u) in it {
+            *s = rho * *s + one_m_rho * g * g;
+            let delta = ((*u + eps) / (*s + eps)).sqrt() * g;
+            *u = rho * *u + one_m_rho * delta * delta;
+            *w -= lr * delta;
         }
     }
 }

@@ -87,30 +87,43 @@ impl<T: Scalar> UpdateRule<T> for Adam {
         let (one_m_b1, b2) = (T::from_f64(1.0 - self.beta1), T::from_f64(self.beta2));
         let one_m_b2 = T::from_f64(1.0 - self.beta2);
         let eps = T::from_f64(self.eps);
-        // Both flavours: W −= step·m / (√v/div + ε).
-        let (step, div) = match self.flavour {
-            Flavour::Torch => (ctx.lr / bc1, bc2.sqrt()),
+        // Both flavours: W −= step·m / (√v·scale + ε).
+        let (step, scale) = match self.flavour {
+            Flavour::Torch => (ctx.lr / bc1, 1.0 / bc2.sqrt()),
             Flavour::Book => (ctx.lr * bc2.sqrt() / bc1, 1.0),
         };
-        let (step, div) = (T::from_f64(step), T::from_f64(div));
-        let [m, v, vmax @ ..] = &mut state.buffers[..] else {
-            unreachable!("adam keeps exp_avg and exp_avg_sq")
+        let (step, scale) = (T::from_f64(step), T::from_f64(scale));
+        // The book writes `v ← v + (1−β2)·(g² − v)`: the same value up to rounding.
+        let moments = |m: &mut T, v: &mut T, g: T| {
+            *m = *m + one_m_b1 * (g - *m);
+            *v = b2 * *v + one_m_b2 * g * g;
         };
-        for i in 0..value.len() {
-            let g = grad[i];
-            m[i] = m[i] + one_m_b1 * (g - m[i]);
-            v[i] = match self.flavour {
-                Flavour::Torch => b2 * v[i] + one_m_b2 * g * g,
-                Flavour::Book => v[i] + one_m_b2 * (g * g - v[i]),
-            };
-            let vi = match vmax.first_mut() {
-                Some(vmax) => {
-                    vmax[i] = vmax[i].max(v[i]);
-                    vmax[i]
+        let n = value.len();
+        match &mut state.buffers[..] {
+            [m, v] => {
+                let it = value
+                    .iter_mut()
+                    .zip(&grad[..n])
+                    .zip(&mut m[..n])
+                    .zip(&mut v[..n]);
+                for (((w, &g), m), v) in it {
+                    moments(m, v, g);
+                    *w -= step * *m / (v.sqrt() * scale + eps);
                 }
-                None => v[i],
-            };
-            value[i] -= step * m[i] / (vi.sqrt() / div + eps);
+            }
+            [m, v, vmax] => {
+                let it = value
+                    .iter_mut()
+                    .zip(&grad[..n])
+                    .zip(&mut m[..n])
+                    .zip(&mut v[..n]);
+                for ((((w, &g), m), v), vmax) in it.zip(&mut vmax[..n]) {
+                    moments(m, v, g);
+                    *vmax = vmax.max(*v);
+                    *w -= step * *m / (vmax.sqrt() * scale + eps);
+                }
+            }
+            _ => unreachable!("adam keeps exp_avg, exp_avg_sq and with AMSGrad max_exp_avg_sq"),
         }
     }
 }

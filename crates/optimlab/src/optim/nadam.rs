@@ -69,7 +69,7 @@ impl<T: Scalar> UpdateRule<T> for NAdam {
 
     fn update(&self, ctx: &StepContext, value: &mut [T], grad: &[T], state: &mut ParamState<T>) {
         let t = ctx.t as f64;
-        let bc2 = T::from_f64(1.0 - self.beta2.powf(t));
+        let inv_bc2 = T::from_f64(1.0 / (1.0 - self.beta2.powf(t)));
         let (mu, mu_next) = (self.mu(t), self.mu(t + 1.0));
         state.scalars[0] *= mu;
         let prod = state.scalars[0];
@@ -80,13 +80,18 @@ impl<T: Scalar> UpdateRule<T> for NAdam {
         let [m, v] = &mut state.buffers[..] else {
             unreachable!("nadam keeps two buffers")
         };
-        for i in 0..value.len() {
-            let g = grad[i];
-            m[i] = m[i] + one_m_b1 * (g - m[i]);
-            v[i] = b2 * v[i] + one_m_b2 * g * g;
-            let d = (v[i] / bc2).sqrt() + eps;
-            value[i] += cg * g / d;
-            value[i] += cm * m[i] / d;
+        let n = value.len();
+        let it = value
+            .iter_mut()
+            .zip(&grad[..n])
+            .zip(&mut m[..n])
+            .zip(&mut v[..n]);
+        for (((w, &g), m), v) in it {
+            *m = *m + one_m_b1 * (g - *m);
+            *v = b2 * *v + one_m_b2 * g * g;
+            let inv_d = T::one() / ((*v * inv_bc2).sqrt() + eps);
+            *w += cg * g * inv_d;
+            *w += cm * *m * inv_d;
         }
     }
 }

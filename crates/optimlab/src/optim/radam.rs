@@ -54,29 +54,36 @@ impl<T: Scalar> UpdateRule<T> for RAdam {
         let (bc1, bc2) = (1.0 - b1.powf(t), 1.0 - b2.powf(t));
         let rho_inf = 2.0 / (1.0 - b2) - 1.0;
         let rho_t = rho_inf - 2.0 * t * b2.powf(t) / bc2;
-        let rect = (rho_t > 5.0).then(|| {
+        let rect = || {
             ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
                 .sqrt()
-        });
-        let (one_m_b1, b2t, one_m_b2) = (
-            T::from_f64(1.0 - b1),
-            T::from_f64(b2),
-            T::from_f64(1.0 - b2),
-        );
-        let (lr, bc1, eps) = (T::from_f64(ctx.lr), T::from_f64(bc1), T::from_f64(self.eps));
-        let sqrt_bc2 = T::from_f64(bc2.sqrt());
+        };
+        let (one_m_b1, b2t) = (T::from_f64(1.0 - b1), T::from_f64(b2));
+        let (one_m_b2, eps) = (T::from_f64(1.0 - b2), T::from_f64(self.eps));
         let [m, v] = &mut state.buffers[..] else {
             unreachable!("radam keeps two buffers")
         };
-        for i in 0..value.len() {
-            let g = grad[i];
-            m[i] = m[i] + one_m_b1 * (g - m[i]);
-            v[i] = b2t * v[i] + one_m_b2 * g * g;
-            let m_hat = m[i] / bc1;
-            value[i] -= match rect {
-                Some(r) => m_hat * lr * (sqrt_bc2 / (v[i].sqrt() + eps)) * T::from_f64(r),
-                None => m_hat * lr,
-            };
+        let n = value.len();
+        let it = value
+            .iter_mut()
+            .zip(&grad[..n])
+            .zip(&mut m[..n])
+            .zip(&mut v[..n]);
+        if rho_t > 5.0 {
+            // W −= lr·r·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε)
+            let c = T::from_f64(ctx.lr * rect() * bc2.sqrt() / bc1);
+            for (((w, &g), m), v) in it {
+                *m = *m + one_m_b1 * (g - *m);
+                *v = b2t * *v + one_m_b2 * g * g;
+                *w -= c * *m / (v.sqrt() + eps);
+            }
+        } else {
+            let c = T::from_f64(ctx.lr / bc1);
+            for (((w, &g), m), v) in it {
+                *m = *m + one_m_b1 * (g - *m);
+                *v = b2t * *v + one_m_b2 * g * g;
+                *w -= c * *m;
+            }
         }
     }
 }

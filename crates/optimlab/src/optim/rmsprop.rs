@@ -64,33 +64,65 @@ impl<T: Scalar> UpdateRule<T> for RmsProp {
     }
 
     fn update(&self, ctx: &StepContext, value: &mut [T], grad: &[T], state: &mut ParamState<T>) {
-        let (lr, eps) = (T::from_f64(ctx.lr), T::from_f64(self.eps));
-        let (rho, one_m_rho) = (T::from_f64(self.rho), T::from_f64(1.0 - self.rho));
-        let mu = T::from_f64(self.momentum);
-        let with_momentum = self.momentum > 0.0;
-        let (sq, rest) = state.buffers.split_first_mut().expect("square_avg buffer");
-        let (buf, rest) = if with_momentum {
-            rest.split_at_mut(1)
-        } else {
-            rest.split_at_mut(0)
+        let c = Coefs {
+            lr: T::from_f64(ctx.lr),
+            eps: T::from_f64(self.eps),
+            rho: T::from_f64(self.rho),
+            one_m_rho: T::from_f64(1.0 - self.rho),
+            mu: T::from_f64(self.momentum),
         };
-        for i in 0..value.len() {
-            let g = grad[i];
-            sq[i] = rho * sq[i] + one_m_rho * g * g;
-            let d = if self.centered {
-                let ga = &mut rest[0][i];
-                *ga += one_m_rho * (g - *ga);
-                (sq[i] - *ga * *ga).sqrt() + eps
-            } else {
-                sq[i].sqrt() + eps
-            };
-            if with_momentum {
-                let b = &mut buf[0][i];
-                *b = mu * *b + g / d;
-                value[i] -= lr * *b;
-            } else {
-                value[i] -= lr * g / d;
-            }
+        let (w, g) = (value, grad);
+        match (&mut state.buffers[..], self.momentum > 0.0, self.centered) {
+            ([s], false, false) => kernel::<T, false, false>(c, w, g, s, &mut [], &mut []),
+            ([s, b], true, false) => kernel::<T, true, false>(c, w, g, s, b, &mut []),
+            ([s, ga], false, true) => kernel::<T, false, true>(c, w, g, s, &mut [], ga),
+            ([s, b, ga], true, true) => kernel::<T, true, true>(c, w, g, s, b, ga),
+            _ => unreachable!("buffers as named by buffer_names"),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Coefs<T> {
+    lr: T,
+    eps: T,
+    rho: T,
+    one_m_rho: T,
+    mu: T,
+}
+
+/// One pass over a parameter, specialised for momentum and centering.
+fn kernel<T: Scalar, const MOMENTUM: bool, const CENTERED: bool>(
+    c: Coefs<T>,
+    w: &mut [T],
+    g: &[T],
+    s: &mut [T],
+    buf: &mut [T],
+    grad_avg: &mut [T],
+) {
+    let n = w.len();
+    let (g, s) = (&g[..n], &mut s[..n]);
+    let buf = if MOMENTUM { &mut buf[..n] } else { buf };
+    let grad_avg = if CENTERED {
+        &mut grad_avg[..n]
+    } else {
+        grad_avg
+    };
+    for i in 0..n {
+        let gi = g[i];
+        s[i] = c.rho * s[i] + c.one_m_rho * gi * gi;
+        let d = if CENTERED {
+            let ga = grad_avg[i] + c.one_m_rho * (gi - grad_avg[i]);
+            grad_avg[i] = ga;
+            (s[i] - ga * ga).sqrt() + c.eps
+        } else {
+            s[i].sqrt() + c.eps
+        };
+        if MOMENTUM {
+            buf[i] = c.mu * buf[i] + gi / d;
+            w[i] -= c.lr * buf[i];
+        } else {
+            w[i] -= c.lr * gi / d;
         }
     }
 }
