@@ -624,6 +624,15 @@ mod tests {
     }
 
     #[test]
+    fn resolved_optimizers_round_trip_through_json() {
+        for c in all_configs() {
+            let r = c.resolve().unwrap();
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(serde_json::from_str::<ResolvedOptimizer>(&json).unwrap(), r, "{json}");
+        }
+    }
+
+    #[test]
     fn missing_state_is_an_error() {
         let mut c = cfg("nadam");
         c.lr = Some(0.01);
