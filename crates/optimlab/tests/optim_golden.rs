@@ -54,9 +54,12 @@ fn book_trajectory(name: &str, lr: f64, steps: usize) -> Vec<[f64; 2]> {
 /// `Nesterov.update`, checked against the printed value to its precision below.
 const NESTEROV_Y30: f64 = -0.0006799058361171969;
 
-/// (optimizer, lr, [(after n updates, x, y)]) from the table.
+/// (after n updates, x, y).
+type Position = (usize, f64, f64);
+
+/// (optimizer, lr, positions) from the table.
 #[rustfmt::skip]
-const BOOK: &[(&str, f64, [(usize, f64, f64); 5])] = &[
+const BOOK: &[(&str, f64, [Position; 5])] = &[
     ("sgd", 0.95, [(1, -6.335, -1.8), (2, -5.733175, 1.62), (10, -2.579786894, 0.6973568802),
         (29, -0.3871745809, -0.09420257394), (30, -0.3503929958, 0.08478231655)]),
     ("momentum", 0.1, [(1, -6.93, 1.6), (2, -6.7977, 0.92), (10, -4.347553787, 0.0087997412),

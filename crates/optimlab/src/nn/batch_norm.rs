@@ -1,7 +1,7 @@
 //! Batch normalization (Ioffe & Szegedy): normalise each feature over the batch, then scale
 //! and shift with learned `gamma` and `beta`.
 
-use super::{Layer, Mode, NnError, ParamKind, ParamMut};
+use super::{Layer, Mode, NnError, ParamKind, ParamMut, TensorVisitor, TensorVisitorMut};
 use crate::preset::Preset;
 use crate::tensor::{Matrix, Scalar};
 use serde::{Deserialize, Serialize};
@@ -276,14 +276,14 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
         });
     }
 
-    fn visit_tensors(&self, f: &mut dyn FnMut(&str, &[usize], &[T])) {
+    fn visit_tensors(&self, f: &mut TensorVisitor<'_, T>) {
         f(&self.names[0], &self.shape, &self.gamma);
         f(&self.names[1], &self.shape, &self.beta);
         f(&self.names[2], &self.shape, &self.running_mean);
         f(&self.names[3], &self.shape, &self.running_var);
     }
 
-    fn visit_tensors_mut(&mut self, f: &mut dyn FnMut(&str, &[usize], &mut [T])) {
+    fn visit_tensors_mut(&mut self, f: &mut TensorVisitorMut<'_, T>) {
         f(&self.names[0], &self.shape, &mut self.gamma);
         f(&self.names[1], &self.shape, &mut self.beta);
         f(&self.names[2], &self.shape, &mut self.running_mean);

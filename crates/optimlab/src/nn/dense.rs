@@ -1,6 +1,6 @@
 //! The affine (fully connected) layer: `out = x·W + b`.
 
-use super::{Layer, Mode, NnError, ParamKind, ParamMut};
+use super::{Layer, Mode, NnError, ParamKind, ParamMut, TensorVisitor, TensorVisitorMut};
 use crate::tensor::{Matrix, Op, Scalar, Threads, gemm};
 
 /// `out = x·W + b` with `W` shaped `[in, out]` (the book's layout).
@@ -159,12 +159,12 @@ impl<T: Scalar> Layer<T> for Dense<T> {
         });
     }
 
-    fn visit_tensors(&self, f: &mut dyn FnMut(&str, &[usize], &[T])) {
+    fn visit_tensors(&self, f: &mut TensorVisitor<'_, T>) {
         f(&self.names[0], &self.shapes[0], self.weight.as_slice());
         f(&self.names[1], &self.shapes[1][..1], self.bias.as_slice());
     }
 
-    fn visit_tensors_mut(&mut self, f: &mut dyn FnMut(&str, &[usize], &mut [T])) {
+    fn visit_tensors_mut(&mut self, f: &mut TensorVisitorMut<'_, T>) {
         f(&self.names[0], &self.shapes[0], self.weight.as_mut_slice());
         f(
             &self.names[1],

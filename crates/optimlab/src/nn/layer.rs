@@ -3,6 +3,11 @@
 use super::{NnError, ParamMut};
 use crate::tensor::{Matrix, Scalar};
 
+/// Sees each named tensor: name, shape, values.
+pub type TensorVisitor<'a, T> = dyn FnMut(&str, &[usize], &[T]) + 'a;
+/// Sees each named tensor mutably: name, shape, values.
+pub type TensorVisitorMut<'a, T> = dyn FnMut(&str, &[usize], &mut [T]) + 'a;
+
 /// Training or evaluation: batch norm uses batch statistics and dropout drops only in training.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -41,10 +46,10 @@ pub trait Layer<T: Scalar>: Send {
     fn visit_params(&mut self, _f: &mut dyn FnMut(ParamMut<'_, T>)) {}
 
     /// Each named tensor the layer keeps (parameters and running statistics), for checkpoints.
-    fn visit_tensors(&self, _f: &mut dyn FnMut(&str, &[usize], &[T])) {}
+    fn visit_tensors(&self, _f: &mut TensorVisitor<'_, T>) {}
 
     /// Mutable access to each named tensor, for loading checkpoints.
-    fn visit_tensors_mut(&mut self, _f: &mut dyn FnMut(&str, &[usize], &mut [T])) {}
+    fn visit_tensors_mut(&mut self, _f: &mut TensorVisitorMut<'_, T>) {}
 
     /// Dropout only: keep the current mask for later training forwards (gradient checks).
     fn freeze_dropout_mask(&mut self, _freeze: bool) {}

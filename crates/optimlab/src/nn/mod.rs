@@ -17,7 +17,7 @@ pub use batch_norm::{BatchNorm, BatchNormConfig};
 pub use dense::Dense;
 pub use dropout::{Dropout, DropoutConfig, DropoutStyle};
 pub use init::{Init, fill_normal};
-pub use layer::{Layer, Mode};
+pub use layer::{Layer, Mode, TensorVisitor, TensorVisitorMut};
 pub use loss::{CrossEntropy, SoftmaxCrossEntropy, argmax_rows};
 pub use network::{Network, NetworkConfig};
 pub use param::{ParamKind, ParamMut, Parameters};

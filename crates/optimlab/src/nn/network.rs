@@ -4,7 +4,7 @@
 use super::{
     Activation, ActivationLayer, BatchNorm, BatchNormConfig, CrossEntropy, Dense, Dropout,
     DropoutConfig, Init, Layer, Mode, NnError, ParamKind, ParamMut, Parameters,
-    SoftmaxCrossEntropy, init::fill_normal, loss::argmax_rows,
+    SoftmaxCrossEntropy, TensorVisitor, TensorVisitorMut, init::fill_normal, loss::argmax_rows,
 };
 use crate::preset::Preset;
 use crate::rng::{self, Purpose};
@@ -302,13 +302,13 @@ impl<T: Scalar> Network<T> {
     }
 
     /// Each named tensor (parameters and batch-norm running statistics) with its shape.
-    pub fn visit_tensors(&self, f: &mut dyn FnMut(&str, &[usize], &[T])) {
+    pub fn visit_tensors(&self, f: &mut TensorVisitor<'_, T>) {
         for l in &self.layers {
             l.visit_tensors(f);
         }
     }
 
-    pub fn visit_tensors_mut(&mut self, f: &mut dyn FnMut(&str, &[usize], &mut [T])) {
+    pub fn visit_tensors_mut(&mut self, f: &mut TensorVisitorMut<'_, T>) {
         for l in &mut self.layers {
             l.visit_tensors_mut(f);
         }

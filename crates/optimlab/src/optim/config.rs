@@ -628,7 +628,11 @@ mod tests {
         for c in all_configs() {
             let r = c.resolve().unwrap();
             let json = serde_json::to_string(&r).unwrap();
-            assert_eq!(serde_json::from_str::<ResolvedOptimizer>(&json).unwrap(), r, "{json}");
+            assert_eq!(
+                serde_json::from_str::<ResolvedOptimizer>(&json).unwrap(),
+                r,
+                "{json}"
+            );
         }
     }
 

@@ -37,6 +37,8 @@ pub enum Op {
 ///
 /// `dst` must already have the product's shape; a mismatch is a programming error (layers
 /// check shapes at their boundaries and report them as typed errors).
+// The argument list mirrors BLAS's gemm (operands, transposes, α, β, threads).
+#[allow(clippy::too_many_arguments)]
 pub fn gemm<T: Scalar>(
     dst: &mut Matrix<T>,
     a: &Matrix<T>,
