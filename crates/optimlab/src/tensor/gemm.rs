@@ -16,9 +16,14 @@ impl Default for Threads {
     }
 }
 
+/// Products with fewer multiply-adds than this run on one thread even when more are allowed:
+/// below it, splitting the work costs more than it saves (measured on the book workload,
+/// where every product but the first layer's is under it).
+const PARALLEL_MIN_MACS: usize = 4 << 20;
+
 impl Threads {
-    pub(crate) fn par(self) -> faer::Par {
-        if self.0 <= 1 {
+    fn par(self, macs: usize) -> faer::Par {
+        if self.0 <= 1 || macs < PARALLEL_MIN_MACS {
             faer::Par::Seq
         } else {
             faer::Par::rayon(self.0)
@@ -63,7 +68,8 @@ pub fn gemm<T: Scalar>(
     } else {
         Accum::Replace
     };
-    faer::linalg::matmul::matmul(dst.view_mut(), accum, av, bv, alpha, threads.par());
+    let macs = av.nrows() * av.ncols() * bv.ncols();
+    faer::linalg::matmul::matmul(dst.view_mut(), accum, av, bv, alpha, threads.par(macs));
     clear_upper_vector_state();
 }
 
