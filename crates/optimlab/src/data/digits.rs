@@ -2,7 +2,7 @@
 //! Recognition of Handwritten Digits", Alpaydin & Kaynak 1998, CC BY 4.0; scikit-learn's copy).
 //! It ships inside the binary, so training works with no download and no setup.
 
-use super::{DataError, Dataset};
+use super::{DataError, Dataset, Features};
 use flate2::read::GzDecoder;
 use std::io::Read;
 
@@ -12,7 +12,7 @@ const DIGITS_CSV_GZ: &[u8] = include_bytes!("../../data/digits.csv.gz");
 pub const SPLIT_SEED: u64 = 0;
 pub const TEST_FRACTION: f64 = 0.2;
 
-/// All 1,797 samples: 64 pixels scaled from 0..16 to [0, 1], labels 0..9.
+/// All 1,797 samples: 64 pixels 0..16 (read as value/16 in [0, 1]), labels 0..9.
 pub fn load() -> Result<Dataset, DataError> {
     let invalid = |problem: String| DataError::Invalid {
         source_name: "embedded digits".into(),
@@ -34,10 +34,12 @@ pub fn load() -> Result<Dataset, DataError> {
             )));
         }
         for v in &values[..64] {
-            let p: f32 = v
+            let p: u8 = v
                 .parse()
-                .map_err(|_| invalid(format!("line {}: '{v}'", n + 1)))?;
-            features.push(p / 16.0);
+                .ok()
+                .filter(|&p| p <= 16)
+                .ok_or_else(|| invalid(format!("line {}: pixel '{v}'", n + 1)))?;
+            features.push(p);
         }
         let label: usize = values[64]
             .parse()
@@ -46,7 +48,10 @@ pub fn load() -> Result<Dataset, DataError> {
     }
     Ok(Dataset {
         name: "digits".into(),
-        features,
+        features: Features::U8 {
+            values: features,
+            scale: 1.0 / 16.0,
+        },
         labels,
         dim: 64,
         classes: 10,
@@ -64,8 +69,11 @@ mod tests {
     fn loads_all_digits_with_every_class() {
         let d = super::load().unwrap();
         assert_eq!(d.len(), 1797);
-        assert_eq!(d.features.len(), 1797 * 64);
-        assert!(d.features.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        d.validate().unwrap();
+        let m = d.to_matrix::<f64>();
+        assert_eq!(m.shape(), (1797, 64));
+        assert!(m.as_slice().iter().all(|&v| (0.0..=1.0).contains(&v)));
+        assert_eq!(m.row(0)[2], 5.0 / 16.0);
         for c in 0..10 {
             let n = d.labels.iter().filter(|&&l| l == c).count();
             assert!(n > 150, "class {c}: {n}");

@@ -18,11 +18,64 @@ pub enum DataError {
     Io { path: String, error: std::io::Error },
 }
 
-/// A labelled data set held as `f32` features (row-major, one sample per row).
+/// Feature values as stored: bytes with a scale (images: 1/255, digits: 1/16) or floats.
+/// Bytes keep Fashion-MNIST's 70,000 images in 55 MB instead of 220 MB.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Features {
+    U8 { values: Vec<u8>, scale: f32 },
+    F32(Vec<f32>),
+}
+
+impl Features {
+    fn len(&self) -> usize {
+        match self {
+            Features::U8 { values, .. } => values.len(),
+            Features::F32(v) => v.len(),
+        }
+    }
+
+    /// Converts `[start, start + out.len())` into `out`.
+    #[inline]
+    fn convert_into<T: Scalar>(&self, start: usize, out: &mut [T]) {
+        let end = start + out.len();
+        match self {
+            Features::U8 { values, scale } => {
+                let scale = *scale as f64;
+                for (o, &v) in out.iter_mut().zip(&values[start..end]) {
+                    *o = T::from_f64(v as f64 * scale);
+                }
+            }
+            Features::F32(values) => {
+                for (o, &v) in out.iter_mut().zip(&values[start..end]) {
+                    *o = T::from_f64(v as f64);
+                }
+            }
+        }
+    }
+
+    fn select(&self, dim: usize, indices: &[usize]) -> Features {
+        fn pick<V: Copy>(v: &[V], dim: usize, indices: &[usize]) -> Vec<V> {
+            let mut out = Vec::with_capacity(indices.len() * dim);
+            for &i in indices {
+                out.extend_from_slice(&v[i * dim..(i + 1) * dim]);
+            }
+            out
+        }
+        match self {
+            Features::U8 { values, scale } => Features::U8 {
+                values: pick(values, dim, indices),
+                scale: *scale,
+            },
+            Features::F32(v) => Features::F32(pick(v, dim, indices)),
+        }
+    }
+}
+
+/// A labelled data set: one sample per row of `dim` features, labels in `0..classes`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     pub name: String,
-    pub features: Vec<f32>,
+    pub features: Features,
     pub labels: Vec<usize>,
     pub dim: usize,
     pub classes: usize,
@@ -36,29 +89,67 @@ impl Dataset {
         self.labels.is_empty()
     }
 
-    /// The features as a matrix of the training element type.
+    /// Checks that features and labels agree with `dim` and `classes`.
+    pub fn validate(&self) -> Result<(), DataError> {
+        let invalid = |problem: String| DataError::Invalid {
+            source_name: self.name.clone(),
+            problem,
+        };
+        if self.features.len() != self.len() * self.dim {
+            return Err(invalid(format!(
+                "{} feature values for {} samples of {} features",
+                self.features.len(),
+                self.len(),
+                self.dim
+            )));
+        }
+        if let Some(&bad) = self.labels.iter().find(|&&l| l >= self.classes) {
+            return Err(invalid(format!(
+                "label {bad} is not below {} classes",
+                self.classes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Copies the samples at `indices` into `out` (resized to `indices.len() × dim`), converting
+    /// to the training element type: the mini-batch gather.
+    pub fn gather<T: Scalar>(&self, indices: &[usize], out: &mut Matrix<T>) {
+        out.resize(indices.len(), self.dim);
+        for (r, &i) in indices.iter().enumerate() {
+            self.features.convert_into(i * self.dim, out.row_mut(r));
+        }
+    }
+
+    /// Rows `[start, end)` into `out` (evaluation in chunks).
+    pub fn rows_into<T: Scalar>(&self, start: usize, end: usize, out: &mut Matrix<T>) {
+        out.resize(end - start, self.dim);
+        self.features
+            .convert_into(start * self.dim, out.as_mut_slice());
+    }
+
+    /// All features as one matrix (for small sets; large ones are gathered batch by batch).
     pub fn to_matrix<T: Scalar>(&self) -> Matrix<T> {
-        let data = self
-            .features
-            .iter()
-            .map(|&v| T::from_f64(v as f64))
-            .collect();
-        Matrix::from_vec(self.len(), self.dim, data).expect("features match dim")
+        let mut m = Matrix::default();
+        self.rows_into(0, self.len(), &mut m);
+        m
     }
 
     /// The samples at `indices`, in that order.
     pub fn subset(&self, indices: &[usize]) -> Dataset {
-        let mut features = Vec::with_capacity(indices.len() * self.dim);
-        for &i in indices {
-            features.extend_from_slice(&self.features[i * self.dim..(i + 1) * self.dim]);
-        }
         Dataset {
             name: self.name.clone(),
-            features,
+            features: self.features.select(self.dim, indices),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             dim: self.dim,
             classes: self.classes,
         }
+    }
+
+    /// The first `n` samples (all of them when `n` is larger): the book's "first 300 images".
+    pub fn take(&self, n: usize) -> Dataset {
+        let idx: Vec<usize> = (0..n.min(self.len())).collect();
+        self.subset(&idx)
     }
 
     /// Splits into (first, second) with `fraction` of the samples in the second part, after a

@@ -69,13 +69,6 @@ impl<T: Scalar> Dropout<T> {
             freeze_mask: false,
         }
     }
-
-    pub fn rng(&self) -> &Rng {
-        &self.rng
-    }
-    pub fn set_rng(&mut self, rng: Rng) {
-        self.rng = rng;
-    }
 }
 
 impl<T: Scalar> Layer<T> for Dropout<T> {
@@ -148,6 +141,10 @@ impl<T: Scalar> Layer<T> for Dropout<T> {
 
     fn input_grad(&self) -> &Matrix<T> {
         &self.dx
+    }
+
+    fn rng_mut(&mut self) -> Option<&mut Rng> {
+        Some(&mut self.rng)
     }
 
     fn freeze_dropout_mask(&mut self, freeze: bool) {

@@ -51,6 +51,11 @@ pub trait Layer<T: Scalar>: Send {
     /// Mutable access to each named tensor, for loading checkpoints.
     fn visit_tensors_mut(&mut self, _f: &mut TensorVisitorMut<'_, T>) {}
 
+    /// The layer's random stream, if it has one (dropout), for checkpoints.
+    fn rng_mut(&mut self) -> Option<&mut crate::rng::Rng> {
+        None
+    }
+
     /// Dropout only: keep the current mask for later training forwards (gradient checks).
     fn freeze_dropout_mask(&mut self, _freeze: bool) {}
 }

@@ -314,6 +314,12 @@ impl<T: Scalar> Network<T> {
         }
     }
 
+    /// The random streams of the layers that have one (dropout), in layer order: saved and
+    /// restored by checkpoints so a resumed run draws the same masks.
+    pub fn rngs_mut(&mut self) -> Vec<&mut crate::rng::Rng> {
+        self.layers.iter_mut().filter_map(|l| l.rng_mut()).collect()
+    }
+
     /// Freeze (or release) every dropout mask, so repeated training forwards are identical
     /// (numerical gradient checks need this).
     pub fn freeze_dropout_masks(&mut self, freeze: bool) {
