@@ -1,21 +1,71 @@
 //! Data sets: samples as rows of features in [0, 1] with class labels.
+//!
+//! Sources ([`DataSource`], parsed from the `--data` string): the embedded [`digits`], MNIST-format
+//! IDX folders ([`idx`]; Fashion-MNIST, MNIST), CSV files ([`csv`]). [`DataConfig::prepare`] turns
+//! the data flags into train / validation / test sets; [`download`] fetches MNIST and
+//! Fashion-MNIST into the cache folder with checksums.
 
+pub mod csv;
 pub mod digits;
+pub mod download;
+pub mod idx;
+pub mod source;
+
+pub use source::{DataConfig, DataSource, Splits, cache_dir};
 
 use crate::rng::{self, Purpose};
 use crate::tensor::{Matrix, Scalar};
 use rand::seq::SliceRandom;
 
-/// Errors from loading data. Each names the source and the problem.
+/// Errors from loading or downloading data. Each is one line naming the file (or flag, or URL)
+/// and the problem, and where there is one, what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// The content of a file (or the embedded set) is not what it should be.
     #[error("{source_name}: {problem}")]
     Invalid {
         source_name: String,
         problem: String,
     },
+    /// Reading or writing failed.
     #[error("{path}: {error}")]
     Io { path: String, error: std::io::Error },
+    /// A file or folder that should be there is not; `hint` says how to get it.
+    #[error("{path}: not found{}{hint}", if hint.is_empty() { "" } else { "; " })]
+    Missing { path: String, hint: String },
+    /// A data option (`--data`, `--val-fraction`, …) has a value that cannot work.
+    #[error("{flag} {value}: {problem}")]
+    Config {
+        flag: String,
+        value: String,
+        problem: String,
+    },
+    /// A downloaded (or cached) file does not have the published digest; nothing was kept.
+    #[error("{file}: {algorithm} checksum mismatch: expected {expected}, got {actual}; not kept")]
+    Checksum {
+        file: String,
+        algorithm: String,
+        expected: String,
+        actual: String,
+    },
+    /// An HTTP request failed (status, connection, TLS, size limit).
+    #[error("{url}: {problem}")]
+    Http { url: String, problem: String },
+}
+
+impl DataError {
+    pub(crate) fn invalid(source: impl std::fmt::Display, problem: impl Into<String>) -> Self {
+        DataError::Invalid {
+            source_name: source.to_string(),
+            problem: problem.into(),
+        }
+    }
+    pub(crate) fn io(path: impl std::fmt::Display, error: std::io::Error) -> Self {
+        DataError::Io {
+            path: path.to_string(),
+            error,
+        }
+    }
 }
 
 /// Feature values as stored: bytes with a scale (images: 1/255, digits: 1/16) or floats.

@@ -1,0 +1,250 @@
+//! CSV data: one sample per line, comma-separated numbers, one column the class label.
+//!
+//! - Header: optional, detected: the first line is a header when any of its fields is not a
+//!   number. Header names may be quoted (`"label"`); data fields are plain numbers.
+//! - Label column ([`LabelColumn`], `--label-column`): the last column by default (as in the
+//!   embedded digits CSV and most exports); else a 0-based index, `first`, `last`, or a header
+//!   name. Labels are non-negative integers (`3` or `3.0`); the class count is the largest
+//!   label + 1, at most [`MAX_CLASSES`].
+//! - Features: every other column, finite numbers, kept as f32 as they are (no scaling: scale
+//!   them to about [0, 1] beforehand, as the built-in sets are).
+//! - Blank lines are skipped; every other line must have as many fields as the first one.
+//!
+//! Every error names the file, line (1-based) and column (0-based, as `--label-column`).
+
+use super::{DataError, Dataset, Features};
+use std::path::Path;
+
+/// The largest class count a CSV may give (labels 0..MAX_CLASSES); a stray huge number in the
+/// label column is an error, not a 10^9-wide output layer.
+pub const MAX_CLASSES: usize = 10_000;
+
+/// Which column holds the label.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LabelColumn {
+    #[default]
+    Last,
+    /// 0-based.
+    Index(usize),
+    /// A header name.
+    Name(String),
+}
+
+impl LabelColumn {
+    /// `last`, `first`, a 0-based index, or a header name.
+    pub fn parse(s: &str) -> LabelColumn {
+        let t = s.trim();
+        match t {
+            "last" => LabelColumn::Last,
+            "first" => LabelColumn::Index(0),
+            _ => match t.parse::<usize>() {
+                Ok(i) => LabelColumn::Index(i),
+                Err(_) => LabelColumn::Name(t.to_string()),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for LabelColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LabelColumn::Last => write!(f, "last"),
+            LabelColumn::Index(i) => write!(f, "{i}"),
+            LabelColumn::Name(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Reads a CSV file into one data set named after the file.
+pub fn load(path: &Path, label: &LabelColumn) -> Result<Dataset, DataError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => DataError::Missing {
+            path: shown.clone(),
+            hint: String::new(),
+        },
+        std::io::ErrorKind::InvalidData => DataError::invalid(&shown, "not UTF-8 text"),
+        _ => DataError::io(&shown, e),
+    })?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| shown.clone());
+    let mut ds = parse(&text, label, &shown)?;
+    ds.name = name;
+    Ok(ds)
+}
+
+/// Parses CSV text; `source` names it in errors.
+pub fn parse(text: &str, label: &LabelColumn, source: &str) -> Result<Dataset, DataError> {
+    let at = |line: usize, problem: String| DataError::invalid(format!("{source}:{line}"), problem);
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .peekable();
+    let Some(&(first_no, first)) = lines.peek() else {
+        return Err(DataError::invalid(source, "no data (empty file)"));
+    };
+    let first_fields: Vec<&str> = first.split(',').map(str::trim).collect();
+    let width = first_fields.len();
+    if width < 2 {
+        return Err(at(
+            first_no,
+            format!(
+                "{width} column; expected a label column and at least one feature (comma-separated)"
+            ),
+        ));
+    }
+    let header: Option<Vec<String>> = if first_fields.iter().any(|f| parse_number(f).is_none()) {
+        lines.next();
+        Some(
+            first_fields
+                .iter()
+                .map(|f| f.trim_matches('"').trim().to_string())
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let label_col = match label {
+        LabelColumn::Last => width - 1,
+        LabelColumn::Index(i) if *i < width => *i,
+        LabelColumn::Index(i) => {
+            return Err(at(
+                first_no,
+                format!(
+                    "--label-column {i}: the file has {width} columns (0..{})",
+                    width - 1
+                ),
+            ));
+        }
+        LabelColumn::Name(n) => match &header {
+            Some(h) => h.iter().position(|c| c == n).ok_or_else(|| {
+                at(
+                    first_no,
+                    format!(
+                        "--label-column '{n}': no such column in the header ({})",
+                        h.join(", ")
+                    ),
+                )
+            })?,
+            None => {
+                return Err(at(
+                    first_no,
+                    format!(
+                        "--label-column '{n}': the file has no header; give a 0-based column index"
+                    ),
+                ));
+            }
+        },
+    };
+
+    let mut features: Vec<f32> = Vec::new();
+    let mut labels: Vec<usize> = Vec::new();
+    for (no, line) in lines {
+        let mut count = 0;
+        for (col, field) in line.split(',').enumerate() {
+            count += 1;
+            if col >= width {
+                continue;
+            }
+            let field = field.trim();
+            if col == label_col {
+                let v = parse_number(field).ok_or_else(|| {
+                    at(no, format!("column {col}: label '{field}' is not a number"))
+                })?;
+                if !(v >= 0.0 && v.fract() == 0.0 && v < MAX_CLASSES as f64) {
+                    return Err(at(
+                        no,
+                        format!(
+                            "column {col}: label '{field}' is not an integer in 0..{MAX_CLASSES}"
+                        ),
+                    ));
+                }
+                labels.push(v as usize);
+            } else {
+                let v = parse_number(field)
+                    .ok_or_else(|| at(no, format!("column {col}: '{field}' is not a number")))?;
+                features.push(v as f32);
+            }
+        }
+        if count != width {
+            return Err(at(
+                no,
+                format!("{count} fields, expected {width} as in line {first_no} (ragged rows)"),
+            ));
+        }
+    }
+    if labels.is_empty() {
+        return Err(DataError::invalid(source, "a header but no data rows"));
+    }
+    let classes = labels.iter().max().copied().unwrap_or(0) + 1;
+    Ok(Dataset {
+        name: source.to_string(),
+        features: Features::F32(features),
+        labels,
+        dim: width - 1,
+        classes,
+    })
+}
+
+/// A finite number, or `None`.
+fn parse_number(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_last_by_default_and_no_header() {
+        let d = parse("0.5,1,2\n0,0.25,0\n", &LabelColumn::Last, "t.csv").unwrap();
+        assert_eq!(d.dim, 2);
+        assert_eq!(d.labels, vec![2, 0]);
+        assert_eq!(d.classes, 3);
+        assert_eq!(d.features, Features::F32(vec![0.5, 1.0, 0.0, 0.25]));
+    }
+
+    #[test]
+    fn header_detected_and_label_by_name() {
+        let text = "\"label\",a,b\n1,0.1,0.2\n\n3.0,0.3,0.4\n";
+        let d = parse(text, &LabelColumn::parse("label"), "t.csv").unwrap();
+        assert_eq!(d.labels, vec![1, 3]);
+        assert_eq!(d.classes, 4);
+        assert_eq!(d.features, Features::F32(vec![0.1, 0.2, 0.3, 0.4]));
+        let d = parse(text, &LabelColumn::parse("0"), "t.csv").unwrap();
+        assert_eq!(d.labels, vec![1, 3]);
+    }
+
+    #[test]
+    fn bad_labels_and_columns_are_named() {
+        let e = parse("1,2\n1,-1\n", &LabelColumn::Last, "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.csv:2: column 1: label '-1'"), "{e}");
+        let e = parse("1,2\n1,0.5\n", &LabelColumn::Last, "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not an integer"), "{e}");
+        let e = parse("1,2\n", &LabelColumn::Index(5), "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--label-column 5"), "{e}");
+        let e = parse("1,2\n", &LabelColumn::parse("y"), "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no header"), "{e}");
+        let e = parse("a,b\n", &LabelColumn::Last, "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no data rows"), "{e}");
+        let e = parse("1,nan\n", &LabelColumn::Index(0), "t.csv");
+        assert!(
+            e.is_err(),
+            "a NaN in the first row makes it a header, then no data"
+        );
+    }
+}
