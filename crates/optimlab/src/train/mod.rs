@@ -1,6 +1,8 @@
 //! The training loop: mini-batches, forward, backward, update, evaluation.
 
 mod batches;
+pub mod checkpoint;
+pub mod export;
 mod trainer;
 
 pub use batches::{BatchOrder, Batches};
