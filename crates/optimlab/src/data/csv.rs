@@ -144,12 +144,14 @@ pub fn parse(text: &str, label: &LabelColumn, source: &str) -> Result<Dataset, D
     let mut features: Vec<f32> = Vec::new();
     let mut labels: Vec<usize> = Vec::new();
     for (no, line) in lines {
-        let mut count = 0;
+        let count = line.bytes().filter(|&b| b == b',').count() + 1;
+        if count != width {
+            return Err(at(
+                no,
+                format!("{count} fields, expected {width} as in line {first_no} (ragged rows)"),
+            ));
+        }
         for (col, field) in line.split(',').enumerate() {
-            count += 1;
-            if col >= width {
-                continue;
-            }
             let field = field.trim();
             if col == label_col {
                 let v = parse_number(field).ok_or_else(|| {
@@ -169,12 +171,6 @@ pub fn parse(text: &str, label: &LabelColumn, source: &str) -> Result<Dataset, D
                     .ok_or_else(|| at(no, format!("column {col}: '{field}' is not a number")))?;
                 features.push(v as f32);
             }
-        }
-        if count != width {
-            return Err(at(
-                no,
-                format!("{count} fields, expected {width} as in line {first_no} (ragged rows)"),
-            ));
         }
     }
     if labels.is_empty() {

@@ -296,7 +296,7 @@ fn read_body(
             &shown,
             match limit {
                 Limit::Raw(_) => format!(
-                    "header claims {dims_text} {what} ({} bytes), but the file has {file_len} bytes",
+                    "file too short: header claims {dims_text} {what} ({} bytes), but the file has {file_len} bytes (truncated, or a wrong header)",
                     data_len + header_len as u128
                 ),
                 Limit::Gzip(_) => format!(
@@ -339,6 +339,16 @@ fn read_body(
         ));
     }
     if data.len() > data_len {
+        // Extra data in a gzip stream is often a corrupt stream: drain it (no allocation,
+        // bounded by what the file can expand to) so a bad CRC or deflate error is reported
+        // as what it is.
+        if gz {
+            io::copy(
+                &mut r.by_ref().take(bound.min(u64::MAX as u128) as u64),
+                &mut io::sink(),
+            )
+            .map_err(|e| stream_err(e, "in the data"))?;
+        }
         return Err(DataError::invalid(
             &shown,
             format!("more data after the {dims_text} {what} the header describes"),
