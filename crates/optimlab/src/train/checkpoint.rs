@@ -115,6 +115,12 @@ pub enum CheckpointError {
         #[source]
         source: io::Error,
     },
+    #[error("{}: cannot write ({source})", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("{}: not a safetensors file, or corrupt ({reason})", path.display())]
     Corrupt { path: PathBuf, reason: String },
     #[error(
@@ -197,6 +203,13 @@ fn io_error(path: &Path, source: io::Error) -> CheckpointError {
     }
 }
 
+pub(crate) fn write_error(path: &Path, source: io::Error) -> CheckpointError {
+    CheckpointError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Atomic writes
 
@@ -257,12 +270,9 @@ pub(crate) fn write_safetensors(
     tensors: Vec<(String, RawTensor)>,
     metadata: HashMap<String, String>,
 ) -> Result<(), CheckpointError> {
-    let bytes =
-        safetensors::serialize(tensors, Some(metadata)).map_err(|e| CheckpointError::Io {
-            path: path.to_path_buf(),
-            source: io::Error::other(e.to_string()),
-        })?;
-    write_atomic(path, |w| w.write_all(&bytes)).map_err(|e| io_error(path, e))
+    let bytes = safetensors::serialize(tensors, Some(metadata))
+        .map_err(|e| write_error(path, io::Error::other(e.to_string())))?;
+    write_atomic(path, |w| w.write_all(&bytes)).map_err(|e| write_error(path, e))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -301,7 +311,7 @@ pub(crate) fn dtype_of<T: Scalar>() -> Dtype {
 
 /// Little-endian bytes of `values` in `T`'s own width (lossless).
 pub(crate) fn le_bytes<T: Scalar>(values: &[T]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(values.len() * std::mem::size_of::<T>());
+    let mut out = Vec::with_capacity(std::mem::size_of_val(values));
     if dtype_of::<T>() == Dtype::F32 {
         for v in values {
             out.extend_from_slice(&(v.as_f64() as f32).to_le_bytes());

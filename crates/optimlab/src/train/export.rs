@@ -2,7 +2,7 @@
 //! `params` dictionaries load them directly) and plain safetensors. Both written atomically.
 
 use super::checkpoint::{
-    CheckpointError, VERSION, WEIGHTS_FORMAT, le_bytes, network_tensors, write_atomic,
+    CheckpointError, VERSION, WEIGHTS_FORMAT, le_bytes, network_tensors, write_atomic, write_error,
     write_safetensors,
 };
 use crate::nn::Network;
@@ -17,10 +17,7 @@ use zip::{CompressionMethod, ZipWriter};
 /// `running_mean1`, `running_var1`, …) as a NumPy `.npz`: an uncompressed zip of `.npy` v1.0
 /// files (`<f4` or `<f8`, C order), as `numpy.savez` writes it.
 pub fn export_npz<T: Scalar>(path: &Path, net: &Network<T>) -> Result<(), CheckpointError> {
-    let err = |e: io::Error| CheckpointError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
+    let err = |e: io::Error| write_error(path, e);
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Stored)
