@@ -23,10 +23,12 @@ struct Cli {
 enum Command {
     /// Run an optimizer on a 2-D test function and print its path.
     Trajectory(commands::trajectory::Args),
-    /// Train a network and report accuracy per epoch.
-    Train(commands::train::Args),
+    /// Train a network, writing a run folder (history, summary, checkpoint, model).
+    Train(Box<commands::train::Args>),
     /// Time one training step (forward, backward, update) of a reference workload.
     Bench(commands::bench::Args),
+    /// Download MNIST / Fashion-MNIST (checksummed) or describe a data source.
+    Data(commands::data::Args),
 }
 
 fn main() -> ExitCode {
@@ -34,7 +36,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trajectory(args) => commands::trajectory::run(args),
         Command::Bench(args) => commands::bench::run(args),
-        Command::Train(args) => commands::train::run(args),
+        Command::Train(args) => commands::train::run(*args),
+        Command::Data(args) => commands::data::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

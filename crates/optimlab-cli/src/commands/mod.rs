@@ -1,6 +1,11 @@
 //! One module per subcommand.
 
 pub mod bench;
+mod checkpointing;
+pub mod data;
+mod data_source;
+mod run;
+mod settings;
 pub mod train;
 pub mod trajectory;
 

@@ -1,175 +1,125 @@
-//! `optimlab train`: train a network on a data set and report accuracy per epoch.
+//! `optimlab train`: train a network, write a run folder, resume it.
+//!
+//! Settings come from flags, or a TOML file (`--config`) whose keys are the flags' names with
+//! `_` for `-`; flags override the file. The run folder gets the fully resolved `config.toml`,
+//! `history.jsonl`, `summary.json`, `model.safetensors` and the resumable checkpoint.
 
-use anyhow::{Result, bail};
-use optimlab::Preset;
-use optimlab::data::digits;
-use optimlab::nn::{
-    Activation, BatchNormConfig, DropoutConfig, DropoutStyle, Init, Network, NetworkConfig,
-};
-use optimlab::optim::OptimizerConfig;
-use optimlab::tensor::{DType, Scalar, Threads};
-use optimlab::train::{BatchOrder, TrainConfig, Trainer};
+use super::settings::{Resolved, TrainSettings};
+use anyhow::{Context, Result, bail};
+use optimlab::tensor::{DType, Scalar};
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 #[command(
     allow_negative_numbers = true,
     after_help = "Examples:\n  \
     optimlab train\n  \
-    optimlab train --optimizer sgd --lr 0.1 --hidden 50,50 --epochs 30 --preset book"
+    optimlab train --data fashion-mnist --hidden 100,100,100,100 --optimizer adam --epochs 1\n  \
+    optimlab train --preset book --optimizer sgd --lr 0.1 --epochs 30 --out runs/sgd\n  \
+    optimlab train --resume runs/sgd --epochs 40"
 )]
 pub struct Args {
-    /// Data set: `digits` (embedded 8×8 handwritten digits)
-    #[arg(long, default_value = "digits")]
-    data: String,
-    /// Hidden layer sizes, comma-separated
-    #[arg(long, default_value = "100,100", value_delimiter = ',')]
-    hidden: Vec<usize>,
-    /// relu, sigmoid or tanh
-    #[arg(long, default_value = "relu")]
-    activation: Activation,
-    /// he, xavier (book: √(1/n), torch: Glorot), glorot, or a fixed std such as 0.01
-    #[arg(long, default_value = "he")]
-    init: String,
-    /// Batch normalization after every hidden dense layer
+    #[command(flatten)]
+    settings: TrainSettings,
+    /// TOML file with any of the settings (keys as the flags, `_` for `-`); flags override it
     #[arg(long)]
-    batch_norm: bool,
-    /// Dropout probability after every hidden activation (0 = off)
-    #[arg(long, default_value_t = 0.0)]
-    dropout: f64,
-    /// λ: the book's L2 in the loss (book preset) or the optimizer's weight decay (torch)
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
-    /// sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, amsgrad, nadam, radam, adadelta, lion
-    #[arg(long, default_value = "adam")]
-    optimizer: String,
+    config: Option<PathBuf>,
+    /// Run folder (default runs/<data>-<optimizer>[-N])
     #[arg(long)]
-    lr: Option<f64>,
-    #[arg(long)]
-    momentum: Option<f64>,
-    #[arg(long)]
-    beta1: Option<f64>,
-    #[arg(long)]
-    beta2: Option<f64>,
-    #[arg(long)]
-    eps: Option<f64>,
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 20)]
-    epochs: usize,
-    /// shuffle, replacement (the book's) or sequential
-    #[arg(long, default_value = "shuffle")]
-    order: BatchOrder,
-    /// book or torch
-    #[arg(long, default_value = "torch")]
-    preset: Preset,
-    /// f32 or f64 (default: the preset's)
-    #[arg(long)]
-    dtype: Option<DType>,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// GEMM threads
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// Print nothing but the final line
+    out: Option<PathBuf>,
+    /// Continue the run in this folder up to the --epochs/--iters total given
+    #[arg(long, conflicts_with_all = ["config", "out"])]
+    resume: Option<PathBuf>,
+    /// No progress output
     #[arg(long)]
     quiet: bool,
 }
 
+/// Exit code of a run stopped because the loss diverged.
+pub const EXIT_DIVERGED: u8 = 3;
+
 pub fn run(args: Args) -> Result<()> {
-    match args.dtype.unwrap_or(args.preset.dtype()) {
-        DType::F32 => run_typed::<f32>(&args),
-        DType::F64 => run_typed::<f64>(&args),
+    let (resolved, out, resume) = match &args.resume {
+        Some(dir) => {
+            let saved = read_settings(&dir.join("config.toml"))?;
+            // A resumed run keeps its settings; only the budget may change.
+            let mut settings = saved;
+            settings.epochs = args.settings.epochs.or(settings.epochs);
+            settings.iters = args.settings.iters.or(settings.iters);
+            if args.settings.iters.is_some() {
+                settings.epochs = None;
+            }
+            (Resolved::new(settings)?, dir.clone(), true)
+        }
+        None => {
+            let mut settings = match &args.config {
+                Some(path) => read_settings(path)?,
+                None => TrainSettings::default(),
+            };
+            settings.overlay(&args.settings);
+            let resolved = Resolved::new(settings)?;
+            let out = match &args.out {
+                Some(o) => o.clone(),
+                None => default_out(&resolved),
+            };
+            (resolved, out, false)
+        }
+    };
+    match resolved.dtype {
+        DType::F32 => super::run::train::<f32>(&resolved, &out, resume, args.quiet),
+        DType::F64 => super::run::train::<f64>(&resolved, &out, resume, args.quiet),
     }
 }
 
-fn run_typed<T: Scalar>(args: &Args) -> Result<()> {
-    if args.data != "digits" {
-        bail!(
-            "unknown data set '{}' (this build trains on the embedded 'digits')",
-            args.data
-        );
+fn read_settings(path: &Path) -> Result<TrainSettings> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        // toml's message spans lines (with a source excerpt); keep it to one.
+        let msg = e.message().trim().to_string();
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start].matches('\n').count() + 1;
+                format!(" (line {line})")
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!("{}{at}: {msg}", path.display())
+    })
+}
+
+fn default_out(resolved: &Resolved) -> PathBuf {
+    let base = format!("{}-{}", resolved.data_name(), resolved.optimizer.name);
+    let base: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut path = PathBuf::from("runs").join(&base);
+    let mut k = 2;
+    while path.exists() {
+        path = PathBuf::from("runs").join(format!("{base}-{k}"));
+        k += 1;
     }
-    if args.threads == 0 {
-        bail!("invalid --threads 0: must be at least 1");
+    path
+}
+
+#[allow(dead_code)]
+fn _assert_scalar<T: Scalar>() {}
+
+pub fn ensure_writable(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the run folder {}", dir.display()))?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"").with_context(|| format!("cannot write to {}", dir.display()))?;
+    std::fs::remove_file(&probe).ok();
+    if !dir.is_dir() {
+        bail!("{} is not a folder", dir.display());
     }
-    let (train, test) = digits::train_test()?;
-    let preset = args.preset;
-    let mut net_config = NetworkConfig::new(preset, train.dim, args.hidden.clone(), train.classes);
-    net_config.activation = args.activation;
-    net_config.init = Init::parse(&args.init, preset).map_err(anyhow::Error::msg)?;
-    if args.batch_norm {
-        net_config.batch_norm = Some(BatchNormConfig::preset(preset));
-    }
-    if args.dropout != 0.0 {
-        net_config.dropout = Some(DropoutConfig {
-            p: args.dropout,
-            style: DropoutStyle::preset(preset),
-        });
-    }
-    let mut opt_config = OptimizerConfig::new(&args.optimizer, preset);
-    opt_config.lr = args.lr;
-    opt_config.momentum = args.momentum;
-    opt_config.beta1 = args.beta1;
-    opt_config.beta2 = args.beta2;
-    opt_config.eps = args.eps;
-    // The book adds ½λ‖W‖² to the loss; PyTorch's optimizers decay every parameter.
-    match preset {
-        Preset::Book => net_config.weight_decay = args.weight_decay,
-        Preset::Torch if args.weight_decay != 0.0 => {
-            opt_config.weight_decay = Some(args.weight_decay)
-        }
-        Preset::Torch => {}
-    }
-    let mut net = Network::<T>::build_with_threads(&net_config, args.seed, Threads(args.threads))?;
-    let mut optimizer = opt_config.build::<T>()?;
-    let train_config = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        order: args.order,
-        seed: args.seed,
-        eval_batch: 1000,
-        flush_denormals: true,
-    };
-    train_config.validate()?;
-    let (x, xt) = (train.to_matrix::<T>(), test.to_matrix::<T>());
-    if !args.quiet {
-        eprintln!(
-            "{}: {} train / {} test samples; {}; {} ({} preset, {})",
-            train.name,
-            train.len(),
-            test.len(),
-            net.describe(),
-            args.optimizer,
-            preset.name(),
-            T::NAME
-        );
-    }
-    let mut trainer = Trainer {
-        net: &mut net,
-        optimizer: &mut optimizer,
-        config: train_config,
-    };
-    let quiet = args.quiet;
-    let records = trainer.fit((&x, &train.labels), Some((&xt, &test.labels)), |r| {
-        if !quiet {
-            eprintln!(
-                "epoch {:>3}  loss {:.4}  train acc {:.4}  test acc {:.4}  ({:.2} s)",
-                r.epoch,
-                r.train_loss,
-                r.train_acc,
-                r.test_acc.unwrap_or(f64::NAN),
-                r.seconds
-            );
-        }
-    })?;
-    let last = records.last().expect("at least one epoch");
-    println!(
-        "final: train acc {:.4}, test acc {:.4} after {} epochs ({} iterations, {:.2} s)",
-        last.train_acc,
-        last.test_acc.unwrap_or(f64::NAN),
-        last.epoch,
-        last.iter,
-        last.seconds
-    );
     Ok(())
 }

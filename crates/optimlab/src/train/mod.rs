@@ -5,5 +5,8 @@ pub mod checkpoint;
 pub mod export;
 mod trainer;
 
-pub use batches::{BatchOrder, Batches};
-pub use trainer::{EpochRecord, TrainConfig, TrainError, Trainer};
+pub use batches::{BatchOrder, Batches, BatchesState};
+pub use trainer::{
+    EarlyStopState, EarlyStopping, EpochRecord, Evaluation, IterRecord, LossRecord, Monitor,
+    Progress, ScheduleUnit, TrainConfig, TrainData, TrainError, Trainer, TrainerState, evaluate,
+};
