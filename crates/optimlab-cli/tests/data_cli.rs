@@ -23,12 +23,15 @@ fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// The one-line error (the last line of stderr; progress lines may precede it).
 fn stderr_line(out: &Output) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "expected failure: {err}");
     assert!(!err.contains("panicked"), "panic: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    err.trim_end().to_string()
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert_eq!(err.trim_end().lines().last(), Some(errors[0]), "{err}");
+    errors[0].to_string()
 }
 
 /// Serves `files` (name → body; 404 otherwise) for at most `max` requests or 30 s.
