@@ -25,6 +25,14 @@ enum Command {
     Trajectory(commands::trajectory::Args),
     /// Train a network, writing a run folder (history, summary, checkpoint, model).
     Train(Box<commands::train::Args>),
+    /// Evaluate a trained model: loss, accuracy, per-class accuracy, confusion matrix.
+    Eval(commands::model::EvalArgs),
+    /// Predict the class and probabilities of each sample of a CSV file.
+    Predict(commands::model::PredictArgs),
+    /// Export a trained model's weights (.npz with the book's names, or .safetensors).
+    Export(commands::model::ExportArgs),
+    /// Compare backprop with numerical gradients for a network.
+    Gradcheck(commands::model::GradcheckArgs),
     /// Time one training step (forward, backward, update) of a reference workload.
     Bench(commands::bench::Args),
     /// Download MNIST / Fashion-MNIST (checksummed) or describe a data source.
@@ -37,6 +45,10 @@ fn main() -> ExitCode {
         Command::Trajectory(args) => commands::trajectory::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Train(args) => commands::train::run(*args),
+        Command::Eval(args) => commands::model::eval(args),
+        Command::Predict(args) => commands::model::predict(args),
+        Command::Export(args) => commands::model::export(args),
+        Command::Gradcheck(args) => commands::model::gradcheck(args),
         Command::Data(args) => commands::data::run(args),
     };
     match result {

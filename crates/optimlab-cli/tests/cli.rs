@@ -553,3 +553,118 @@ fn init_from_names_missing_and_misshaped_tensors() {
     assert_one_line_error(&bad, "W1");
     assert_one_line_error(&bad, "W3");
 }
+
+#[test]
+fn fashion_mnist_book_workload_one_epoch_reaches_82_percent() {
+    if !std::path::Path::new("/usr/share/datasets/fashion-mnist").is_dir() {
+        eprintln!(
+            "skipped: Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
+        );
+        return;
+    }
+    let dir = temp_dir("fashion");
+    let out = optimlab_in(
+        &dir,
+        &[
+            "train",
+            "--data",
+            "fashion-mnist",
+            "--hidden",
+            "100,100,100,100",
+            "--optimizer",
+            "adam",
+            "--batch-size",
+            "128",
+            "--epochs",
+            "1",
+            "--preset",
+            "torch",
+            "--out",
+            "r",
+            "--quiet",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r/summary.json")).unwrap())
+            .unwrap();
+    let acc = summary["final_test_acc"].as_f64().unwrap();
+    assert!(acc >= 0.82, "test accuracy {acc}");
+    assert_eq!(summary["train_samples"], 60000);
+    assert_eq!(summary["test_samples"], 10000);
+}
+
+#[test]
+fn eval_predict_export_and_gradcheck_work_on_a_trained_model() {
+    let dir = temp_dir("model-cmds");
+    let out = optimlab_in(&dir, &["train", "--epochs", "3", "--out", "r", "--quiet"]);
+    assert!(out.status.success());
+    let model = "r/model.safetensors";
+    let v = stdout_json(&optimlab_in(&dir, &["eval", "--model", model, "--json"]));
+    let acc = v["accuracy"].as_f64().unwrap();
+    assert!(acc > 0.5, "{acc}");
+    let confusion = v["confusion"].as_array().unwrap();
+    assert_eq!(confusion.len(), 10);
+    let total: u64 = confusion
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, v["samples"].as_u64().unwrap());
+    // The same accuracy as training reported for the test set.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r/summary.json")).unwrap())
+            .unwrap();
+    assert!((summary["final_test_acc"].as_f64().unwrap() - acc).abs() < 1e-12);
+
+    std::fs::write(
+        dir.join("x.csv"),
+        format!(
+            "{}\n{}\n",
+            vec!["0.5"; 64].join(","),
+            vec!["0"; 64].join(",")
+        ),
+    )
+    .unwrap();
+    let p = optimlab_in(&dir, &["predict", "--model", model, "--input", "x.csv"]);
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    let text = String::from_utf8_lossy(&p.stdout);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows.len(), 3);
+    let probs: f64 = rows[1]
+        .split(',')
+        .skip(2)
+        .map(|v| v.parse::<f64>().unwrap())
+        .sum();
+    assert!((probs - 1.0).abs() < 1e-4);
+    std::fs::write(dir.join("bad.csv"), "0.1,0.2\n").unwrap();
+    assert_one_line_error(
+        &optimlab_in(&dir, &["predict", "--model", model, "--input", "bad.csv"]),
+        "features",
+    );
+
+    let e = optimlab_in(
+        &dir,
+        &[
+            "export", "--model", model, "--format", "npz", "--out", "m.npz",
+        ],
+    );
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    assert!(std::fs::metadata(dir.join("m.npz")).unwrap().len() > 64 * 100 * 4);
+    assert_one_line_error(
+        &optimlab_in(&dir, &["eval", "--model", "nothing.safetensors"]),
+        "nothing.safetensors",
+    );
+
+    let g = stdout_json(&optimlab_in(
+        &dir,
+        &["gradcheck", "--activation", "tanh", "--json"],
+    ));
+    for c in g.as_array().unwrap() {
+        assert!(c["mean_abs"].as_f64().unwrap() < 1e-7, "{c}");
+    }
+}
