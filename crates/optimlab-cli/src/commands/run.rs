@@ -108,6 +108,7 @@ pub fn train<T: Scalar>(resolved: &Resolved, out: &Path, resume: bool, quiet: bo
     let mut best_val: Option<f64> = None;
     let mut status = "completed";
     let mut error = None;
+    let mut last_accuracies = String::new();
     loop {
         let mut io_error = None;
         let result = trainer.run_epoch(&data, |r| {
@@ -118,7 +119,7 @@ pub fn train<T: Scalar>(resolved: &Resolved, out: &Path, resume: bool, quiet: bo
                 && r.iter % 20 == 0
             {
                 b.set_position(r.iter as u64 + 1);
-                b.set_message(format!("loss {:.4}", r.loss));
+                b.set_message(format!("loss {:.4}{last_accuracies}", r.loss));
             }
         });
         if let Some(e) = io_error {
@@ -132,6 +133,10 @@ pub fn train<T: Scalar>(resolved: &Resolved, out: &Path, resume: bool, quiet: bo
                     best_val = Some(best_val.map_or(v, |b: f64| b.max(v)));
                 }
                 report_epoch(&bar, quiet, &record);
+                last_accuracies = [("val", record.val_acc), ("test", record.test_acc)]
+                    .iter()
+                    .filter_map(|(k, v)| v.map(|v| format!("  {k} acc {v:.4}")))
+                    .collect();
                 let finished = progress != Progress::Continue;
                 if finished || trainer.epoch() % resolved.checkpoint_every == 0 {
                     super::checkpointing::save(resolved, out, &mut trainer)?;
