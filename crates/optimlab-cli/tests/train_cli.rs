@@ -104,6 +104,13 @@ fn config_file_settings_are_overridden_by_flags() {
     assert!(config.contains("optimizer = \"sgd\""), "{config}");
     assert!(config.contains("lr = 0.1"), "{config}");
     assert!(config.contains("hidden = [30]"), "{config}");
+    // Every resolved value is recorded, with the sizes the data gave.
+    let table: toml::Table = config.parse().unwrap();
+    let resolved = &table["resolved"];
+    assert_eq!(resolved["network"]["input"].as_integer(), Some(64));
+    assert_eq!(resolved["network"]["output"].as_integer(), Some(10));
+    assert_eq!(resolved["optimizer"]["rule"]["rule"].as_str(), Some("sgd"));
+    assert_eq!(resolved["train"]["batch_size"].as_integer(), Some(50));
     // The written config is itself a valid config file.
     let again = optimlab_in(
         &dir,

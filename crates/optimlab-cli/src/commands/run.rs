@@ -36,14 +36,22 @@ struct Summary<'a> {
     error: Option<String>,
 }
 
-pub fn train<T: Scalar>(resolved: &Resolved, out: &Path, resume: bool, quiet: bool) -> Result<()> {
+pub fn train<T: Scalar>(
+    mut resolved: Resolved,
+    out: &Path,
+    resume: bool,
+    quiet: bool,
+) -> Result<()> {
     ensure_writable(out)?;
     let splits = super::data_source::load(&resolved.settings)?;
-    let mut net_config = resolved.network.clone();
-    net_config.input = splits.train.dim;
-    net_config.output = splits.train.classes;
-    let net =
-        Network::<T>::build_with_threads(&net_config, resolved.seed, Threads(resolved.threads))?;
+    resolved.network.input = splits.train.dim;
+    resolved.network.output = splits.train.classes;
+    let resolved = &resolved;
+    let net = Network::<T>::build_with_threads(
+        &resolved.network,
+        resolved.seed,
+        Threads(resolved.threads),
+    )?;
     let optimizer = resolved.optimizer.build::<T>()?;
     let scheduler = resolved
         .schedule

@@ -111,6 +111,11 @@ pub struct TrainSettings {
     /// GEMM threads
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Written by `train` for the record: every value the settings resolved to (network,
+    /// optimizer, schedule, trainer). Ignored when read back.
+    #[arg(skip)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<toml::Table>,
 }
 
 impl TrainSettings {
@@ -265,33 +270,29 @@ impl Resolved {
         self.settings.data.as_deref().unwrap_or("digits")
     }
 
-    /// `config.toml`: the settings as given (re-read by `--resume`) and, for the record, every
-    /// value they resolved to.
+    /// `config.toml`: the settings (with the common choices made explicit; `--resume` reads
+    /// them back) and a `[resolved]` table with every value they resolved to.
     pub fn to_toml(&self) -> Result<String> {
         #[derive(Serialize)]
-        struct Out<'a> {
-            #[serde(flatten)]
-            settings: &'a TrainSettings,
+        struct Record<'a> {
+            preset: Preset,
+            dtype: DType,
+            network: &'a NetworkConfig,
+            optimizer: &'a ResolvedOptimizer,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            schedule: Option<String>,
+            train: &'a TrainConfig,
         }
-        let mut text = toml::to_string(&Out {
-            settings: &self.settings,
-        })?;
-        let resolved = serde_json::json!({
-            "preset": self.preset,
-            "dtype": self.dtype,
-            "network": self.network,
-            "optimizer": self.optimizer,
-            "schedule": self.schedule.as_ref().map(|s| s.to_string()),
-            "train": self.train,
-        });
-        text.push_str(
-            "\n# Every value the settings above resolved to (for the record; not read back):\n",
-        );
-        for line in serde_json::to_string_pretty(&resolved)?.lines() {
-            text.push_str("# ");
-            text.push_str(line);
-            text.push('\n');
-        }
-        Ok(text)
+        let record = Record {
+            preset: self.preset,
+            dtype: self.dtype,
+            network: &self.network,
+            optimizer: &self.optimizer,
+            schedule: self.schedule.as_ref().map(|s| s.to_string()),
+            train: &self.train,
+        };
+        let mut settings = self.settings.clone();
+        settings.resolved = Some(toml::Table::try_from(&record)?);
+        Ok(toml::to_string(&settings)?)
     }
 }

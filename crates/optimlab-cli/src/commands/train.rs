@@ -66,8 +66,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     };
     match resolved.dtype {
-        DType::F32 => super::run::train::<f32>(&resolved, &out, resume, args.quiet),
-        DType::F64 => super::run::train::<f64>(&resolved, &out, resume, args.quiet),
+        DType::F32 => super::run::train::<f32>(resolved, &out, resume, args.quiet),
+        DType::F64 => super::run::train::<f64>(resolved, &out, resume, args.quiet),
     }
 }
 
