@@ -65,10 +65,10 @@ fn raw_and_gzip_folders_load_the_same_data() {
     assert_eq!(tr.features, tr_gz.features);
     assert_eq!(te.labels, te_gz.labels);
     assert_eq!(te.labels, vec![0, 1, 2, 3, 0]);
-    let Features::U8 { values, scale } = &tr.features else {
+    let Features::U8 { values, max } = &tr.features else {
         panic!("IDX pixels stay bytes")
     };
-    assert_eq!(scale, &(1.0 / 255.0));
+    assert_eq!(max, &255.0);
     assert_eq!(values[..3], [0, 7, 14]);
     tr.validate().unwrap();
     // A folder given as --data loads the same way.

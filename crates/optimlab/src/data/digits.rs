@@ -50,7 +50,7 @@ pub fn load() -> Result<Dataset, DataError> {
         name: "digits".into(),
         features: Features::U8 {
             values: features,
-            scale: 1.0 / 16.0,
+            max: 16.0,
         },
         labels,
         dim: 64,

@@ -99,7 +99,7 @@ pub fn load_pair(
         name: name.into(),
         features: Features::U8 {
             values: img.pixels,
-            scale: 1.0 / 255.0,
+            max: 255.0,
         },
         labels: lab.into_iter().map(usize::from).collect(),
         dim: img.rows * img.cols,
