@@ -31,7 +31,8 @@ impl std::str::FromStr for BatchOrder {
     }
 }
 
-/// The resumable state of a [`Batches`]: its random stream and its position.
+/// The resumable state of a [`Batches`]: its random stream and its position. Within a shuffled
+/// epoch the stream is saved as it was before the epoch's shuffle, which restoring replays.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BatchesState {
     pub rng: Rng,
@@ -40,8 +41,8 @@ pub struct BatchesState {
 
 /// Produces the sample indices of successive batches without allocating.
 ///
-/// A shuffled epoch is a fresh shuffle of `0..N`, so the state between epochs is just the
-/// random stream (checkpoints stay small and resume exactly).
+/// A shuffled epoch is a fresh shuffle of `0..N`, so the state is the random stream before that
+/// shuffle and the position in the epoch (checkpoints stay small and resume exactly).
 pub struct Batches {
     order: BatchOrder,
     n: usize,
@@ -50,6 +51,8 @@ pub struct Batches {
     /// Position within the current epoch (shuffle) or the data (sequential).
     cursor: usize,
     rng: Rng,
+    /// The stream as it was before the current epoch's shuffle.
+    epoch_rng: Rng,
 }
 
 impl Batches {
@@ -57,11 +60,25 @@ impl Batches {
         Self {
             order,
             n,
-            batch: batch.min(n).max(1),
+            // Only a shuffled epoch is bounded by the data; the book draws B samples with
+            // replacement whatever N is, and sequential batches wrap around.
+            batch: match order {
+                BatchOrder::Shuffle => batch.min(n).max(1),
+                _ => batch.max(1),
+            },
             permutation: (0..n).collect(),
             cursor: n,
+            epoch_rng: rng.clone(),
             rng,
         }
+    }
+
+    fn shuffle_epoch(&mut self) {
+        self.epoch_rng = self.rng.clone();
+        for (i, p) in self.permutation.iter_mut().enumerate() {
+            *p = i;
+        }
+        self.permutation.shuffle(&mut self.rng);
     }
 
     /// Batches per epoch.
@@ -78,10 +95,7 @@ impl Batches {
         match self.order {
             BatchOrder::Shuffle => {
                 if self.cursor >= self.n {
-                    for (i, p) in self.permutation.iter_mut().enumerate() {
-                        *p = i;
-                    }
-                    self.permutation.shuffle(&mut self.rng);
+                    self.shuffle_epoch();
                     self.cursor = 0;
                 }
                 let end = (self.cursor + self.batch).min(self.n);
@@ -94,22 +108,25 @@ impl Batches {
                 }
             }
             BatchOrder::Sequential => {
-                if self.cursor >= self.n {
-                    self.cursor = 0;
-                }
+                // Batch i is samples [i·B, (i+1)·B) modulo N.
                 for k in 0..self.batch {
                     out.push((self.cursor + k) % self.n);
                 }
-                self.cursor += self.batch;
+                self.cursor = (self.cursor + self.batch) % self.n;
             }
         }
     }
 
-    /// The state to save at an epoch boundary (a shuffled epoch in progress cannot be resumed
-    /// from this alone).
+    /// The state to save; [`Batches::restore`] continues from it exactly, mid-epoch included.
     pub fn state(&self) -> BatchesState {
+        let mid_epoch = self.order == BatchOrder::Shuffle && self.cursor < self.n;
         BatchesState {
-            rng: self.rng.clone(),
+            rng: if mid_epoch {
+                &self.epoch_rng
+            } else {
+                &self.rng
+            }
+            .clone(),
             cursor: self.cursor,
         }
     }
@@ -117,6 +134,10 @@ impl Batches {
     pub fn restore(&mut self, state: BatchesState) {
         self.rng = state.rng;
         self.cursor = state.cursor;
+        if self.order == BatchOrder::Shuffle && self.cursor < self.n {
+            // Replay the interrupted epoch's shuffle.
+            self.shuffle_epoch();
+        }
     }
 }
 
@@ -149,15 +170,18 @@ mod tests {
             all.push(batch.clone());
         }
         assert_eq!(all, vec![vec![0, 1], vec![2, 3], vec![4, 0]]);
+        b.next_into(&mut batch);
+        assert_eq!(batch, vec![1, 2]);
     }
 
     #[test]
     fn restored_state_continues_identically() {
         let mut a = Batches::new(BatchOrder::Shuffle, 9, 3, stream(2, Purpose::Batches));
         let mut batch = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..4 {
             a.next_into(&mut batch);
         }
+        // Mid-epoch: one batch into the second epoch.
         let saved = a.state();
         let mut b = Batches::new(BatchOrder::Shuffle, 9, 3, stream(99, Purpose::Batches));
         b.restore(saved);

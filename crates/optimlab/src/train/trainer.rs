@@ -189,6 +189,9 @@ pub struct IterRecord {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     pub epoch: usize,
+    /// Whether the iteration budget ended inside this epoch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
     /// Iterations completed so far.
     pub iter: usize,
     pub train_loss: f64,
@@ -282,9 +285,16 @@ impl<T: Scalar> Trainer<T> {
             config.batch_size,
             rng::stream(config.seed, Purpose::Batches),
         );
+        let batch = config.batch_size.min(train_len);
+        if config.iters.is_none() && config.epochs.checked_mul(batches.per_epoch()).is_none() {
+            return Err(TrainError::Invalid(format!(
+                "epochs = {}: too many iterations to count",
+                config.epochs
+            )));
+        }
         Ok(Self {
-            idx: Vec::with_capacity(config.batch_size),
-            labels: Vec::with_capacity(config.batch_size),
+            idx: Vec::with_capacity(batch),
+            labels: Vec::with_capacity(batch),
             net,
             optimizer,
             scheduler,
@@ -353,8 +363,10 @@ impl<T: Scalar> Trainer<T> {
         if self.config.flush_denormals {
             crate::tensor::flush_denormals();
         }
+        // Up to the end of the current epoch (a run stopped by an iteration budget may have
+        // ended mid-epoch), or of the budget.
         let per_epoch = self.batches.per_epoch();
-        let n = per_epoch.min(total - self.iter);
+        let n = (per_epoch - self.iter % per_epoch).min(total - self.iter);
         let mut loss_sum = 0.0;
         for _ in 0..n {
             let lr = self
@@ -376,22 +388,27 @@ impl<T: Scalar> Trainer<T> {
                 s.step();
             }
         }
-        self.epoch += 1;
-        if self.config.schedule_unit == ScheduleUnit::Epoch
-            && let Some(s) = &mut self.scheduler
-        {
-            s.step();
+        let complete = self.iter % per_epoch == 0;
+        if complete {
+            self.epoch += 1;
+            if self.config.schedule_unit == ScheduleUnit::Epoch
+                && let Some(s) = &mut self.scheduler
+            {
+                s.step();
+            }
         }
 
         let limit = self.config.eval_limit;
         let train_eval = self.evaluate(data.train, limit)?;
         let val_eval = data.val.map(|v| self.evaluate(v, limit)).transpose()?;
         let test_eval = data.test.map(|t| self.evaluate(t, limit)).transpose()?;
-        if let Some(s) = &mut self.scheduler {
+        if complete && let Some(s) = &mut self.scheduler {
             s.observe(val_eval.map_or(train_eval.loss, |v| v.loss));
         }
         let record = EpochRecord {
-            epoch: self.epoch,
+            // A partial epoch (the budget ended inside it) reports the epoch it is part of.
+            epoch: if complete { self.epoch } else { self.epoch + 1 },
+            partial: !complete,
             iter: self.iter,
             train_loss: loss_sum / n as f64,
             train_acc: Some(train_eval.accuracy),
@@ -401,7 +418,7 @@ impl<T: Scalar> Trainer<T> {
             lr: self.optimizer.lr,
             seconds: self.started.elapsed().as_secs_f64(),
         };
-        let progress = if self.should_stop(&record)? {
+        let progress = if complete && self.should_stop(&record)? {
             Progress::Stopped
         } else if self.iter >= total {
             Progress::Done
