@@ -478,3 +478,94 @@ fn eval_predict_export_and_gradcheck_work_on_a_trained_model() {
         assert!(c["mean_abs"].as_f64().unwrap() < 1e-7, "{c}");
     }
 }
+
+#[test]
+fn non_finite_values_are_rejected_not_replaced_by_defaults() {
+    let dir = temp_dir("nan");
+    for flag in [
+        "--lr",
+        "--beta1",
+        "--eps",
+        "--weight-decay",
+        "--dropout",
+        "--clip-norm",
+        "--val-fraction",
+    ] {
+        for value in ["NaN", "inf"] {
+            let out = optimlab_in(
+                &dir,
+                &[
+                    "train", flag, value, "--epochs", "1", "--out", "r", "--quiet",
+                ],
+            );
+            assert!(!out.status.success(), "{flag} {value} was accepted");
+            assert!(!dir.join("r").exists(), "{flag} {value} left a run folder");
+        }
+    }
+    std::fs::write(dir.join("c.toml"), "lr = nan\n").unwrap();
+    assert_one_line_error(&optimlab_in(&dir, &["train", "--config", "c.toml"]), "lr");
+}
+
+#[test]
+fn resume_mid_epoch_is_bit_identical_too() {
+    let dir = temp_dir("resume-iters");
+    let common = ["--dropout", "0.2", "--hidden", "30", "--quiet"];
+    let run = |args: &[&str]| {
+        let mut all = vec!["train"];
+        all.extend_from_slice(args);
+        let out = optimlab_in(&dir, &all);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[&["--iters", "70", "--out", "full"][..], &common].concat());
+    run(&[&["--iters", "30", "--out", "part"][..], &common].concat());
+    run(&["--resume", "part", "--iters", "70", "--quiet"]);
+    let full = weights_f64(&dir.join("full/model.safetensors"), "f32");
+    let part = weights_f64(&dir.join("part/model.safetensors"), "f32");
+    for ((n, a), (_, b)) in full.iter().zip(&part) {
+        assert!(
+            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{n} differs"
+        );
+    }
+    // One history: iterations 0..70 once each.
+    let history = std::fs::read_to_string(dir.join("part/history.jsonl")).unwrap();
+    let iters: Vec<u64> = history
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "iter")
+        .map(|v| v["iter"].as_u64().unwrap())
+        .collect();
+    assert_eq!(iters, (0..70).collect::<Vec<u64>>());
+}
+
+#[test]
+fn resume_refuses_changed_settings_and_fresh_runs_refuse_used_folders() {
+    let dir = temp_dir("resume-flags");
+    assert!(
+        optimlab_in(&dir, &["train", "--epochs", "1", "--out", "r", "--quiet"])
+            .status
+            .success()
+    );
+    assert_one_line_error(
+        &optimlab_in(
+            &dir,
+            &["train", "--resume", "r", "--epochs", "2", "--lr", "0.5"],
+        ),
+        "--lr",
+    );
+    assert_one_line_error(
+        &optimlab_in(&dir, &["train", "--epochs", "1", "--out", "r"]),
+        "--resume",
+    );
+    assert_one_line_error(
+        &optimlab_in(&dir, &["train", "--epochs", "1", "--iters", "5"]),
+        "iters",
+    );
+    let es = optimlab_in(&dir, &["train", "--early-stop", "2", "--out", "es"]);
+    assert_one_line_error(&es, "val-fraction");
+    assert!(!dir.join("es").exists(), "a failed start left a run folder");
+}

@@ -42,7 +42,12 @@ pub fn train<T: Scalar>(
     resume: bool,
     quiet: bool,
 ) -> Result<()> {
-    ensure_writable(out)?;
+    if !resume && out.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        anyhow::bail!(
+            "{} already holds files; choose another --out, or continue that run with --resume",
+            out.display()
+        );
+    }
     let splits = super::data_source::load(&resolved.settings)?;
     resolved.network.input = splits.train.dim;
     resolved.network.output = splits.train.classes;
@@ -66,6 +71,8 @@ pub fn train<T: Scalar>(
         splits.train.len(),
     )?;
     super::checkpointing::prepare(resolved, out, resume, &mut trainer)?;
+    // Everything is checked: only now is the run folder created.
+    ensure_writable(out)?;
     if trainer.iter() >= trainer.total_iters() {
         anyhow::bail!(
             "nothing to do: {} already completed {} of the {} iterations asked for (raise --epochs or --iters)",
@@ -78,6 +85,9 @@ pub fn train<T: Scalar>(
         write_atomic(&out.join("config.toml"), resolved.to_toml()?.as_bytes())?;
     }
     let history_path = out.join("history.jsonl");
+    if resume {
+        keep_history_before(&history_path, trainer.iter())?;
+    }
     let history_file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -120,7 +130,14 @@ pub fn train<T: Scalar>(
     loop {
         let mut io_error = None;
         let result = trainer.run_epoch(&data, |r| {
-            if let Err(e) = write_json_line(&mut history, "iter", r) {
+            // Written by hand: this runs every iteration and allocates nothing.
+            if let Err(e) = writeln!(
+                history,
+                "{{\"kind\":\"iter\",\"iter\":{},\"loss\":{},\"lr\":{}}}",
+                r.iter,
+                JsonNumber(r.loss),
+                JsonNumber(r.lr)
+            ) {
                 io_error.get_or_insert(e);
             }
             if let Some(b) = &bar
@@ -131,7 +148,8 @@ pub fn train<T: Scalar>(
             }
         });
         if let Some(e) = io_error {
-            return Err(e).with_context(|| format!("cannot write {}", history_path.display()));
+            return Err(anyhow::Error::new(e))
+                .with_context(|| format!("cannot write {}", history_path.display()));
         }
         match result {
             Ok((record, progress)) => {
@@ -202,10 +220,14 @@ pub fn train<T: Scalar>(
         serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
     if let Some(msg) = error {
-        eprintln!(
-            "error: {msg} (the last good checkpoint in {} is intact)",
-            out.display()
-        );
+        if super::checkpointing::checkpoint_path(out).is_file() {
+            eprintln!(
+                "error: {msg} (the last good checkpoint in {} is intact)",
+                out.display()
+            );
+        } else {
+            eprintln!("error: {msg}");
+        }
         std::process::exit(EXIT_DIVERGED as i32);
     }
     super::checkpointing::save_model(resolved, out, &trainer)?;
@@ -271,6 +293,45 @@ fn write_json_line<W: Write, R: Serialize>(w: &mut W, kind: &str, record: &R) ->
     line.push('}');
     writeln!(w, "{line}")?;
     Ok(())
+}
+
+/// A float as JSON: non-finite values (which JSON cannot hold) become `null`.
+struct JsonNumber(f64);
+
+impl std::fmt::Display for JsonNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_finite() {
+            // Rust prints the shortest text that reads back as the same f64.
+            write!(f, "{:?}", self.0)
+        } else {
+            f.write_str("null")
+        }
+    }
+}
+
+/// On resume: keeps the history lines of iterations before `iter` (what the checkpoint holds)
+/// and drops the rest, including a line cut off by a crash.
+fn keep_history_before(path: &Path, iter: usize) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let mut kept = String::with_capacity(text.len());
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let at = v["iter"].as_u64().unwrap_or(u64::MAX) as usize;
+        let keep = match v["kind"].as_str() {
+            Some("iter") => at < iter,
+            Some("epoch") => at <= iter,
+            _ => false,
+        };
+        if keep {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    write_atomic(path, kept.as_bytes())
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a

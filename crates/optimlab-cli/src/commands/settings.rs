@@ -76,8 +76,8 @@ pub struct TrainSettings {
     pub clip_value: Option<f64>,
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Epochs to train (default 10)
-    #[arg(long)]
+    /// Epochs to train (default 20)
+    #[arg(long, conflicts_with = "iters")]
     pub epochs: Option<usize>,
     /// Train for this many iterations instead of epochs
     #[arg(long)]
@@ -119,19 +119,28 @@ pub struct TrainSettings {
 }
 
 impl TrainSettings {
-    /// Sets every field that `flags` sets.
+    /// The settings as a TOML table (unset ones absent). TOML keeps NaN and infinities, so
+    /// they reach validation instead of being lost.
+    fn table(&self) -> toml::Table {
+        toml::Table::try_from(self).expect("settings serialise to TOML")
+    }
+
+    /// Names of the settings that are set.
+    pub fn set_keys(&self) -> Vec<String> {
+        self.table().keys().cloned().collect()
+    }
+
+    /// Sets every field that `flags` sets. Setting `epochs` or `iters` clears the other.
     pub fn overlay(&mut self, flags: &TrainSettings) {
-        let base = serde_json::to_value(&*self).expect("settings serialise");
-        let over = serde_json::to_value(flags).expect("settings serialise");
-        let (serde_json::Value::Object(mut b), serde_json::Value::Object(o)) = (base, over) else {
-            unreachable!("settings are a struct")
-        };
-        for (k, v) in o {
-            if !v.is_null() {
-                b.insert(k, v);
-            }
+        let mut base = self.table();
+        if flags.epochs.is_some() || flags.iters.is_some() {
+            base.remove("epochs");
+            base.remove("iters");
         }
-        *self = serde_json::from_value(serde_json::Value::Object(b)).expect("same struct");
+        base.extend(flags.table());
+        *self = toml::Value::Table(base)
+            .try_into()
+            .expect("the same struct");
     }
 }
 
@@ -231,6 +240,12 @@ impl Resolved {
                 monitor: s.early_stop_metric.unwrap_or(Monitor::ValAcc),
                 min_delta: 0.0,
             });
+        }
+        if s.epochs.is_some() && s.iters.is_some() {
+            bail!("set epochs or iters, not both");
+        }
+        if train.early_stopping.is_some() && s.val_fraction.unwrap_or(0.0) == 0.0 {
+            bail!("early stopping watches the validation set: set --val-fraction too");
         }
         train.validate()?;
         let checkpoint_every = s.checkpoint_every.unwrap_or(1);

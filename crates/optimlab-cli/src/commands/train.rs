@@ -41,14 +41,28 @@ pub const EXIT_DIVERGED: u8 = 3;
 pub fn run(args: Args) -> Result<()> {
     let (resolved, out, resume) = match &args.resume {
         Some(dir) => {
-            let saved = read_settings(&dir.join("config.toml"))?;
-            // A resumed run keeps its settings; only the budget may change.
-            let mut settings = saved;
-            settings.epochs = args.settings.epochs.or(settings.epochs);
-            settings.iters = args.settings.iters.or(settings.iters);
-            if args.settings.iters.is_some() {
-                settings.epochs = None;
+            let mut settings = read_settings(&dir.join("config.toml"))?;
+            // A resumed run keeps its settings; only the budget (and thread count) may change.
+            let mut changed = args.settings.clone();
+            changed.epochs = None;
+            changed.iters = None;
+            changed.threads = None;
+            let changed = changed.set_keys();
+            if !changed.is_empty() {
+                bail!(
+                    "--resume keeps the run's settings; only --epochs, --iters and --threads can be given (not {})",
+                    changed
+                        .iter()
+                        .map(|k| format!("--{}", k.replace('_', "-")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
+            if args.settings.epochs.is_some() || args.settings.iters.is_some() {
+                settings.epochs = args.settings.epochs;
+                settings.iters = args.settings.iters;
+            }
+            settings.threads = args.settings.threads.or(settings.threads);
             (Resolved::new(settings)?, dir.clone(), true)
         }
         None => {
