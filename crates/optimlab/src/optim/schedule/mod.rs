@@ -100,7 +100,7 @@ pub enum Schedule {
     /// `max_lr/div_factor` up to `max_lr` until step `pct_start·total − 1`, then down to
     /// `max_lr/(div_factor·final_div_factor)` at step `total − 1`. Ignores the optimizer's lr,
     /// as torch does. Momentum cycling (`cycle_momentum`) is not implemented. Steps past
-    /// `total_steps` (an error in torch) keep the value at `total_steps`.
+    /// `total_steps` (an error in torch) keep the value of the last step, `total_steps − 1`.
     OneCycle {
         max_lr: f64,
         total_steps: u64,
@@ -169,7 +169,8 @@ impl Schedule {
             } => {
                 let initial = max_lr / div_factor;
                 let min = initial / final_div_factor;
-                let step = k.min(*total_steps) as f64;
+                // Past the last step (an error in torch) the schedule stays at its end.
+                let step = k.min(total_steps.saturating_sub(1)) as f64;
                 let end_up = pct_start * *total_steps as f64 - 1.0;
                 let end_down = *total_steps as f64 - 1.0;
                 let anneal = |start: f64, end: f64, pct: f64| {

@@ -183,3 +183,13 @@ fn scheduler_state_round_trips_through_json() {
     assert_eq!(t, s);
     assert_eq!((s.observe(3.0), t.observe(3.0)), (0.5, 0.5));
 }
+
+#[test]
+fn one_cycle_stays_at_its_end_after_total_steps() {
+    let s = Schedule::one_cycle(0.1, 5);
+    let end = s.lr_at(0.1, 4);
+    assert!(end < 1e-5, "ends near max_lr/(25·1e4): {end}");
+    for k in 5..20 {
+        assert_eq!(s.lr_at(0.1, k), end, "step {k}");
+    }
+}
