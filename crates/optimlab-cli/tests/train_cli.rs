@@ -200,6 +200,17 @@ fn train_rejects_bad_network_settings() {
     assert_one_line_error(&optimlab(&["train", "--lr", "-1"]), "lr");
     assert_one_line_error(&optimlab(&["train", "--epochs", "0"]), "epochs");
     assert_one_line_error(
+        &optimlab(&[
+            "train",
+            "--train-limit",
+            "33",
+            "--batch-size",
+            "32",
+            "--batch-norm",
+        ]),
+        "single sample",
+    );
+    assert_one_line_error(
         &optimlab(&["train", "--val-fraction", "1.0"]),
         "val-fraction",
     );

@@ -6,7 +6,7 @@
 use super::{BatchOrder, Batches, BatchesState};
 use crate::Preset;
 use crate::data::Dataset;
-use crate::nn::{Mode, Network, NnError, argmax_rows};
+use crate::nn::{Mode, Network, NnError, ParamKind, Parameters, argmax_rows};
 use crate::optim::{OptimError, Optimizer, Scheduler};
 use crate::rng::{self, Purpose};
 use crate::tensor::{Matrix, Scalar};
@@ -286,6 +286,21 @@ impl<T: Scalar> Trainer<T> {
             rng::stream(config.seed, Purpose::Batches),
         );
         let batch = config.batch_size.min(train_len);
+        // Batch norm cannot normalise a batch of one sample (its variance is 0; PyTorch refuses).
+        let mut net = net;
+        let mut has_batch_norm = false;
+        net.visit_params(&mut |p| has_batch_norm |= p.kind == ParamKind::NormScale);
+        let last = match config.order {
+            BatchOrder::Shuffle => train_len % batch,
+            _ => 0,
+        };
+        if has_batch_norm && (batch == 1 || last == 1) {
+            return Err(TrainError::Invalid(format!(
+                "batch size {}: with batch norm no batch may hold a single sample \
+                 ({train_len} training samples leave one in the last batch); choose another",
+                config.batch_size
+            )));
+        }
         if config.iters.is_none() && config.epochs.checked_mul(batches.per_epoch()).is_none() {
             return Err(TrainError::Invalid(format!(
                 "epochs = {}: too many iterations to count",
