@@ -580,3 +580,40 @@ fn resume_refuses_changed_settings_and_fresh_runs_refuse_used_folders() {
     assert_one_line_error(&es, "val-fraction");
     assert!(!dir.join("es").exists(), "a failed start left a run folder");
 }
+
+#[test]
+fn an_early_stopped_run_is_not_resumed() {
+    let dir = temp_dir("early-stopped");
+    let out = optimlab_in(
+        &dir,
+        &[
+            "train",
+            "--val-fraction",
+            "0.2",
+            "--early-stop",
+            "1",
+            "--early-stop-metric",
+            "val_loss",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.5",
+            "--epochs",
+            "60",
+            "--out",
+            "r",
+            "--quiet",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = std::fs::read_to_string(dir.join("r/summary.json")).unwrap();
+    assert!(summary.contains("early_stopped"), "{summary}");
+    assert_one_line_error(
+        &optimlab_in(&dir, &["train", "--resume", "r", "--epochs", "80"]),
+        "stopped early",
+    );
+}

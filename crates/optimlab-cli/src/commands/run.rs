@@ -73,6 +73,13 @@ pub fn train<T: Scalar>(
     super::checkpointing::prepare(resolved, out, resume, &mut trainer)?;
     // Everything is checked: only now is the run folder created.
     ensure_writable(out)?;
+    if trainer.early_stopped() {
+        anyhow::bail!(
+            "nothing to do: {} was stopped early at epoch {} (no validation improvement)",
+            out.display(),
+            trainer.epoch()
+        );
+    }
     if trainer.iter() >= trainer.total_iters() {
         anyhow::bail!(
             "nothing to do: {} already completed {} of the {} iterations asked for (raise --epochs or --iters)",

@@ -228,6 +228,9 @@ pub struct TrainData<'a> {
 pub struct EarlyStopState {
     pub best: Option<f64>,
     pub bad_epochs: usize,
+    /// Whether early stopping ended the run.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// Counters and streams that a checkpoint needs to resume a run exactly.
@@ -326,6 +329,10 @@ impl<T: Scalar> Trainer<T> {
     /// Completed epochs.
     pub fn epoch(&self) -> usize {
         self.epoch
+    }
+    /// Whether early stopping ended the run (also after a resume).
+    pub fn early_stopped(&self) -> bool {
+        self.early_stop.stopped
     }
     /// Completed iterations.
     pub fn iter(&self) -> usize {
@@ -494,7 +501,8 @@ impl<T: Scalar> Trainer<T> {
         } else {
             self.early_stop.bad_epochs += 1;
         }
-        Ok(self.early_stop.bad_epochs >= es.patience)
+        self.early_stop.stopped = self.early_stop.bad_epochs >= es.patience;
+        Ok(self.early_stop.stopped)
     }
 
     /// Loss and accuracy on (the first `limit` samples of) `data`, in evaluation mode.
