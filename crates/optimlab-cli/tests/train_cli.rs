@@ -7,11 +7,7 @@ use common::*;
 fn train_on_embedded_digits_reaches_95_percent() {
     let dir = temp_dir("digits");
     let out = optimlab_in(&dir, &["train", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     let acc: f64 = text
         .split("test acc ")
@@ -50,11 +46,7 @@ fn run_folder_history_and_summary_follow_the_documented_format() {
             "--quiet",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let history = std::fs::read_to_string(dir.join("r/history.jsonl")).unwrap();
     let lines: Vec<serde_json::Value> = history
         .lines()
@@ -95,11 +87,7 @@ fn config_file_settings_are_overridden_by_flags() {
             "train", "--config", "c.toml", "--lr", "0.1", "--out", "r", "--quiet",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let config = std::fs::read_to_string(dir.join("r/config.toml")).unwrap();
     assert!(config.contains("optimizer = \"sgd\""), "{config}");
     assert!(config.contains("lr = 0.1"), "{config}");
@@ -123,11 +111,7 @@ fn config_file_settings_are_overridden_by_flags() {
             "--quiet",
         ],
     );
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    assert_ok(&again);
 }
 
 #[test]
@@ -264,11 +248,7 @@ fn resume_is_bit_identical_to_an_uninterrupted_run_in_both_dtypes() {
             let mut all = vec!["train"];
             all.extend_from_slice(args);
             let out = optimlab_in(&dir, &all);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_ok(&out);
         };
         let mut a = vec!["--epochs", "4", "--out", "full"];
         a.extend_from_slice(&common);
@@ -353,11 +333,7 @@ fn init_from_names_missing_and_misshaped_tensors() {
             "--quiet",
         ],
     );
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert_ok(&ok);
     let bad = optimlab_in(
         &dir,
         &[
@@ -405,11 +381,7 @@ fn fashion_mnist_book_workload_one_epoch_reaches_82_percent() {
             "--quiet",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("r/summary.json")).unwrap())
             .unwrap();
@@ -452,7 +424,7 @@ fn eval_predict_export_and_gradcheck_work_on_a_trained_model() {
     )
     .unwrap();
     let p = optimlab_in(&dir, &["predict", "--model", model, "--input", "x.csv"]);
-    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    assert_ok(&p);
     let text = String::from_utf8_lossy(&p.stdout);
     let rows: Vec<&str> = text.lines().collect();
     assert_eq!(rows.len(), 3);
@@ -474,7 +446,7 @@ fn eval_predict_export_and_gradcheck_work_on_a_trained_model() {
             "export", "--model", model, "--format", "npz", "--out", "m.npz",
         ],
     );
-    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    assert_ok(&e);
     assert!(std::fs::metadata(dir.join("m.npz")).unwrap().len() > 64 * 100 * 4);
     assert_one_line_error(
         &optimlab_in(&dir, &["eval", "--model", "nothing.safetensors"]),
@@ -525,11 +497,7 @@ fn resume_mid_epoch_is_bit_identical_too() {
         let mut all = vec!["train"];
         all.extend_from_slice(args);
         let out = optimlab_in(&dir, &all);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
     };
     run(&[&["--iters", "70", "--out", "full"][..], &common].concat());
     run(&[&["--iters", "30", "--out", "part"][..], &common].concat());
@@ -605,11 +573,7 @@ fn an_early_stopped_run_is_not_resumed() {
             "--quiet",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let summary = std::fs::read_to_string(dir.join("r/summary.json")).unwrap();
     assert!(summary.contains("early_stopped"), "{summary}");
     assert_one_line_error(

@@ -43,3 +43,12 @@ pub fn assert_one_line_error(out: &Output, needle: &str) {
         "error line {first:?} should mention {needle:?}"
     );
 }
+
+/// Asserts the command succeeded, showing its stderr otherwise.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
