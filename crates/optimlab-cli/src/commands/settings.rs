@@ -3,7 +3,7 @@
 use anyhow::{Result, anyhow, bail};
 use optimlab::Preset;
 use optimlab::nn::{Activation, BatchNormConfig, DropoutConfig, DropoutStyle, Init, NetworkConfig};
-use optimlab::optim::{Clip, OptimizerConfig, ResolvedOptimizer, Schedule};
+use optimlab::optim::{Clip, ResolvedOptimizer, Schedule};
 use optimlab::tensor::DType;
 use optimlab::train::{BatchOrder, EarlyStopping, Monitor, ScheduleUnit, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -190,13 +190,15 @@ impl Resolved {
             });
         }
 
-        let mut opt = OptimizerConfig::new(s.optimizer.clone().unwrap_or("adam".into()), preset);
-        opt.lr = s.lr;
-        opt.momentum = s.momentum;
-        opt.beta1 = s.beta1;
-        opt.beta2 = s.beta2;
-        opt.eps = s.eps;
-        opt.rho = s.rho;
+        let mut opt = super::Hyper {
+            lr: s.lr,
+            momentum: s.momentum,
+            beta1: s.beta1,
+            beta2: s.beta2,
+            eps: s.eps,
+            rho: s.rho,
+        }
+        .config(s.optimizer.as_deref().unwrap_or("adam"), preset);
         // The book adds ½λ‖W‖² to the loss; PyTorch's optimizers decay every parameter.
         match (preset, s.weight_decay) {
             (Preset::Book, Some(wd)) => network.weight_decay = wd,

@@ -4,7 +4,7 @@ use super::parse_point;
 use anyhow::Result;
 use optimlab::Preset;
 use optimlab::experiments::trajectory::{self, TestFunction, Trajectory};
-use optimlab::optim::{OPTIMIZER_NAMES, OptimizerConfig};
+use optimlab::optim::OPTIMIZER_NAMES;
 use optimlab::tensor::{DType, Scalar};
 
 #[derive(clap::Args)]
@@ -75,13 +75,15 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn run_typed<T: Scalar>(args: &Args, dtype: DType) -> Result<()> {
-    let mut config = OptimizerConfig::new(&args.optimizer, args.preset);
-    config.lr = args.lr;
-    config.momentum = args.momentum;
-    config.beta1 = args.beta1;
-    config.beta2 = args.beta2;
-    config.eps = args.eps;
-    config.rho = args.rho;
+    let mut config = super::Hyper {
+        lr: args.lr,
+        momentum: args.momentum,
+        beta1: args.beta1,
+        beta2: args.beta2,
+        eps: args.eps,
+        rho: args.rho,
+    }
+    .config(&args.optimizer, args.preset);
     config.weight_decay = args.weight_decay;
     let resolved = config.resolve()?;
     let mut optimizer = resolved.build::<T>()?;
