@@ -13,5 +13,6 @@ pub mod preset;
 pub mod rng;
 pub mod tensor;
 pub mod train;
+pub mod tune;
 
 pub use preset::Preset;

@@ -1,0 +1,155 @@
+//! Where a study lives. One trait, four back ends chosen by URL:
+//!
+//! | URL | back end |
+//! |---|---|
+//! | `memory` | in this process only (tests, one-off runs) |
+//! | `sqlite:PATH` | an embedded SQLite file: the default; WAL, busy timeout, short transactions |
+//! | `postgres://…` | PostgreSQL, for workers on many machines (`FOR UPDATE SKIP LOCKED`) |
+//! | `journal:PATH` | Optuna's JournalStorage file format, read and written |
+//!
+//! **Leases.** A worker holds a Running trial under a lease that it renews with
+//! [`Storage::heartbeat`]. [`Storage::reap_expired`] fails trials whose lease ran out and
+//! re-queues a copy (state Waiting, same parameters) up to a retry limit. Every write to a
+//! trial names the worker; a write from a worker that no longer holds the trial is rejected
+//! with [`TuneError::LeaseLost`] (fencing), so no trial completes twice.
+//!
+//! **Budget.** [`Storage::claim_trial`] takes a study-wide budget: it creates a new trial only
+//! while fewer than `budget` trials count. A failed trial that was re-queued does not count
+//! (its retry does), so a crash does not eat the budget.
+
+pub mod journal;
+pub mod memory;
+pub mod postgres;
+pub mod sqlite;
+
+use super::distribution::Distribution;
+use super::error::{Result, TuneError};
+use super::trial::{Direction, FrozenTrial, TrialState};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// System attribute keys this crate writes (Optuna keeps unknown system attributes).
+pub mod attrs {
+    /// Study: the search space, as JSON; a study reopened with another space is refused.
+    pub const SPACE: &str = "optimlab:space";
+    /// Trial: `{"worker": "...", "expires": unix seconds}` while Running.
+    pub const LEASE: &str = "optimlab:lease";
+    /// Trial: the number of the failed trial this one retries.
+    pub const RETRY_OF: &str = "optimlab:retry_of";
+    /// Trial: how many times these parameters were retried so far.
+    pub const RETRIES: &str = "optimlab:retries";
+    /// Trial (failed): the number of the trial that re-queued it.
+    pub const REQUEUED_AS: &str = "optimlab:requeued_as";
+    /// Trial: parameters fixed before sampling (Optuna's `fixed_params`, used by enqueue).
+    pub const FIXED_PARAMS: &str = "fixed_params";
+}
+
+/// A study as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyInfo {
+    pub id: u64,
+    pub name: String,
+    pub direction: Direction,
+    pub user_attrs: BTreeMap<String, Value>,
+    pub system_attrs: BTreeMap<String, Value>,
+}
+
+pub trait Storage: Send + Sync {
+    /// Creates a study; fails if the name is taken.
+    fn create_study(
+        &self,
+        name: &str,
+        direction: Direction,
+        system_attrs: &BTreeMap<String, Value>,
+    ) -> Result<StudyInfo>;
+
+    fn find_study(&self, name: &str) -> Result<Option<StudyInfo>>;
+
+    fn studies(&self) -> Result<Vec<StudyInfo>>;
+
+    fn set_study_user_attr(&self, study: u64, key: &str, value: &Value) -> Result<()>;
+
+    fn set_study_system_attr(&self, study: u64, key: &str, value: &Value) -> Result<()>;
+
+    /// Gives `worker` a Running trial under a lease of `lease`: the Waiting trial with the
+    /// lowest number if there is one, else a new trial (the next number) if fewer than
+    /// `budget` trials count. `None` when the budget is spent and nothing waits. Atomic: two
+    /// workers never get the same trial, and numbers are 0, 1, 2, … with no gap or repeat.
+    fn claim_trial(
+        &self,
+        study: u64,
+        worker: &str,
+        lease: Duration,
+        budget: Option<u64>,
+    ) -> Result<Option<FrozenTrial>>;
+
+    /// Renews the lease. `LeaseLost` if the worker no longer holds the trial.
+    fn heartbeat(&self, trial_id: u64, worker: &str, lease: Duration) -> Result<()>;
+
+    fn set_param(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        name: &str,
+        dist: &Distribution,
+        internal: f64,
+    ) -> Result<()>;
+
+    /// Stores an intermediate value (overwrites the step's earlier value).
+    fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()>;
+
+    fn set_trial_user_attr(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        key: &str,
+        value: &Value,
+    ) -> Result<()>;
+
+    /// Ends a Running trial held by `worker` (state Complete, Pruned or Fail).
+    fn finish(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        state: TrialState,
+        value: Option<f64>,
+    ) -> Result<()>;
+
+    /// Fails every Running trial of the study whose lease has expired, and re-queues a
+    /// Waiting copy of each with the same parameters unless it was already retried
+    /// `max_retries` times. Returns the numbers of the failed trials.
+    fn reap_expired(&self, study: u64, max_retries: u32) -> Result<Vec<u64>>;
+
+    /// Every trial of the study, in number order.
+    fn trials(&self, study: u64) -> Result<Vec<FrozenTrial>>;
+
+    /// Copies a trial as it is (any state, all values and attributes) into a study under the
+    /// next number: `tune import/export`. Returns the new trial's number.
+    fn import_trial(&self, study: u64, trial: &FrozenTrial) -> Result<u64>;
+}
+
+/// Opens a storage by URL (see the module doc).
+pub fn open(url: &str) -> Result<Box<dyn Storage>> {
+    if url == "memory" || url == ":memory:" {
+        Ok(Box::new(memory::MemoryStorage::new()))
+    } else if let Some(path) = url.strip_prefix("sqlite:") {
+        Ok(Box::new(sqlite::SqliteStorage::open(path)?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(postgres::PostgresStorage::connect(url)?))
+    } else if let Some(path) = url.strip_prefix("journal:") {
+        Ok(Box::new(journal::JournalStorage::open(path)?))
+    } else {
+        Err(TuneError::Config(format!(
+            "unknown storage URL '{url}': expected memory, sqlite:PATH, postgres://… or journal:PATH"
+        )))
+    }
+}
+
+/// The current time as Unix seconds (lease expiry).
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
