@@ -5,7 +5,7 @@
 
 use crate::Preset;
 use crate::data::Dataset;
-use crate::nn::{Mode, Network, NetworkConfig, NnError, argmax_rows};
+use crate::nn::{Init, Mode, Network, NetworkConfig, NnError, argmax_rows};
 use crate::optim::{OptimError, Optimizer, OptimizerConfig, ResolvedOptimizer};
 use crate::rng::{self, Purpose};
 use crate::tensor::{DType, Matrix, Scalar, Threads};
@@ -285,6 +285,16 @@ pub(crate) fn layer_sizes(input: usize, hidden: &[usize], output: usize) -> Stri
         .map(|n| n.to_string())
         .collect::<Vec<_>>()
         .join("-")
+}
+
+/// A legend name for an initialisation, as the book writes them (`std=0.01`, `Xavier`, `He`).
+pub(crate) fn init_label(init: Init) -> String {
+    match init {
+        Init::Std(s) => format!("std={s}"),
+        Init::BookXavier => "Xavier".into(),
+        Init::Glorot => "Glorot".into(),
+        Init::He => "He".into(),
+    }
 }
 
 /// One network to train: what the result is called, its architecture and its optimizer.
