@@ -5,6 +5,7 @@
 //! and a `summary()` of the key numbers.
 
 mod common;
+pub mod init_activations;
 pub mod init_compare;
 pub mod optimizers;
 pub mod smoothing;
