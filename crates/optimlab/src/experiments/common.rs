@@ -323,6 +323,11 @@ struct Stepper<'a, T: Scalar> {
     labels: Vec<usize>,
     xb: Matrix<T>,
     iter: usize,
+    /// Keep training after a non-finite loss (the weights are then NaN and every prediction
+    /// is class 0, as NumPy's argmax gives): a diverged run is a result, not a failure.
+    tolerate_divergence: bool,
+    /// The first iteration whose loss was not finite.
+    diverged_at: Option<usize>,
 }
 
 impl<'a, T: Scalar> Stepper<'a, T> {
@@ -349,11 +354,16 @@ impl<'a, T: Scalar> Stepper<'a, T> {
             labels: Vec::with_capacity(schedule.batch_size),
             xb: Matrix::default(),
             iter: 0,
+            tolerate_divergence: false,
+            diverged_at: None,
         })
     }
 
-    fn check(&self, loss: f64) -> Result<f64, ExperimentError> {
-        if loss.is_finite() {
+    fn check(&mut self, loss: f64) -> Result<f64, ExperimentError> {
+        if !loss.is_finite() && self.diverged_at.is_none() {
+            self.diverged_at = Some(self.iter);
+        }
+        if loss.is_finite() || self.tolerate_divergence {
             Ok(loss)
         } else {
             Err(ExperimentError::Diverged {
@@ -364,7 +374,8 @@ impl<'a, T: Scalar> Stepper<'a, T> {
         }
     }
 
-    /// One update on the next batch; returns the loss `record` asks for.
+    /// One update on the next batch; returns the loss `record` asks for. A non-finite loss is
+    /// an error unless `tolerate_divergence` (then training goes on, as the book's loops do).
     fn step(&mut self, record: LossRecord) -> Result<f64, ExperimentError> {
         self.batches.next_into(&mut self.idx);
         self.train.gather(&self.idx, &mut self.xb);
@@ -503,6 +514,7 @@ impl EvalPlan {
 pub(crate) struct AccuracyRun {
     pub train: Vec<f64>,
     pub test: Option<Vec<f64>>,
+    pub diverged_at: Option<usize>,
 }
 
 /// Train accuracy on `train` (and on `test` when given) during training, for each spec and seed.
@@ -527,10 +539,12 @@ pub(crate) fn accuracy_curves(
         tracker: &Tracker<'_>,
     ) -> Result<AccuracyRun, ExperimentError> {
         let mut stepper = Stepper::<T>::new(spec, seed, train, schedule)?;
+        stepper.tolerate_divergence = true;
         let mut eval = Evaluator::<T>::new();
         let mut out = AccuracyRun {
             train: Vec::with_capacity(plan.evaluations),
             test: test.map(|_| Vec::with_capacity(plan.evaluations)),
+            diverged_at: None,
         };
         for i in 0..plan.iterations() {
             // The recorded loss is not used here: skip the book's after-update forward pass.
@@ -543,6 +557,7 @@ pub(crate) fn accuracy_curves(
                 tracker.advance(plan.every as u64, &spec.label);
             }
         }
+        out.diverged_at = stepper.diverged_at;
         Ok(out)
     }
     per_spec_and_seed(specs, seeds, |spec, seed| match dtype {
@@ -565,12 +580,15 @@ pub struct AccuracyCurves {
     pub final_test: Option<Spread>,
     /// Final train − test accuracy.
     pub final_gap: Option<Spread>,
+    /// Per seed, the first iteration whose training loss was not finite (the run went on).
+    pub diverged_at: Vec<Option<usize>>,
 }
 
 impl AccuracyCurves {
     pub(crate) fn from_runs(label: String, runs: Vec<AccuracyRun>) -> Self {
         let last = |c: &Vec<f64>| c.last().copied().unwrap_or(f64::NAN);
         let train: Vec<Vec<f64>> = runs.iter().map(|r| r.train.clone()).collect();
+        let diverged_at = runs.iter().map(|r| r.diverged_at).collect();
         let test: Vec<Vec<f64>> = runs.into_iter().filter_map(|r| r.test).collect();
         let has_test = !test.is_empty();
         AccuracyCurves {
@@ -583,6 +601,7 @@ impl AccuracyCurves {
                 .then(|| Spread::of(train.iter().zip(&test).map(|(a, b)| last(a) - last(b)))),
             train,
             test,
+            diverged_at,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! the data and a progress callback and returns an `Output` with every number a plot needs
 //! and a `summary()` of the key numbers.
 
+pub mod batch_norm;
 mod common;
 pub mod init_activations;
 pub mod init_compare;
