@@ -9,6 +9,7 @@ mod common;
 pub mod init_activations;
 pub mod init_compare;
 pub mod optimizers;
+pub mod overfit;
 pub mod smoothing;
 pub mod trajectory;
 
