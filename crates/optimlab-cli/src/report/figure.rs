@@ -77,7 +77,10 @@ pub(crate) fn titled<DB: DrawingBackend>(
     if title.is_empty() {
         return Ok(area.clone());
     }
-    area.titled(title, (FONT, size).into_font()).drawn()
+    // A little air above the title, so it never touches the image's edge.
+    area.margin(6, 0, 0, 0)
+        .titled(title, (FONT, size).into_font())
+        .drawn()
 }
 
 /// The two strokes (relative to the mark's left end) a legend entry shows: one 20 px line,

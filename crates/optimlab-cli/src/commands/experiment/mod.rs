@@ -5,9 +5,11 @@
 //! settings), then flags. Everything is checked before anything is written; the report is
 //! built in a staging folder and moved into place only when complete.
 
+mod batch_norm;
 mod init_activations;
 mod init_compare;
 mod optimizers;
+mod overfit;
 mod trajectories;
 
 use crate::report::{self, FigureFiles, IndexEntry, Page, Staging, Table};
@@ -34,6 +36,12 @@ enum Which {
     InitActivations(Single<init_activations::Flags>),
     /// Training loss with weights at std 0.01, Xavier and He
     InitCompare(Single<init_compare::Flags>),
+    /// Training accuracy with and without batch normalization, per weight scale (4 × 4 grid)
+    BatchNorm(Single<batch_norm::Flags>),
+    /// Train and test accuracy of an overfitting network without and with weight decay
+    WeightDecay(Single<overfit::WeightDecayFlags>),
+    /// Train and test accuracy of an overfitting network with several dropout ratios
+    Dropout(Single<overfit::DropoutFlags>),
     /// Every experiment, with one index page linking the reports
     All(Common),
     #[command(external_subcommand)]
@@ -183,6 +191,18 @@ pub fn run(args: Args) -> Result<()> {
             &a.common,
             init_compare::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
         ),
+        Which::BatchNorm(a) => single(
+            &a.common,
+            batch_norm::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
+        Which::WeightDecay(a) => single(
+            &a.common,
+            overfit::prepare_weight_decay(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
+        Which::Dropout(a) => single(
+            &a.common,
+            overfit::prepare_dropout(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
         Which::All(common) => all(&common),
     }
 }
@@ -306,6 +326,9 @@ fn all(common: &Common) -> Result<()> {
         optimizers::prepare(common, &Default::default(), section("optimizers")?)?,
         init_activations::prepare(common, &Default::default(), section("init-activations")?)?,
         init_compare::prepare(common, &Default::default(), section("init-compare")?)?,
+        batch_norm::prepare(common, &Default::default(), section("batch-norm")?)?,
+        overfit::prepare_weight_decay(common, &Default::default(), section("weight-decay")?)?,
+        overfit::prepare_dropout(common, &Default::default(), section("dropout")?)?,
     ];
     if let Some(rest) = file.as_ref().and_then(|t| t.keys().next()) {
         bail!(
@@ -498,4 +521,42 @@ pub fn fmt_spread(s: &optimlab::experiments::Spread, seeds: usize) -> String {
     } else {
         fmt_value(s.mean)
     }
+}
+
+/// Train (solid) and test (dashed) accuracy of one setting, each the mean over seeds with a
+/// min–max band when there are several; x is the epoch of each evaluation.
+pub fn accuracy_series(
+    c: &optimlab::experiments::AccuracyCurves,
+    epochs: &[f64],
+    train_name: &str,
+    test_name: &str,
+    colors: (plotters::style::RGBColor, plotters::style::RGBColor),
+) -> Vec<crate::report::Series> {
+    use crate::report::Series;
+    let one =
+        |curves: &Vec<Vec<f64>>, band: &Option<optimlab::experiments::Band>, name: &str, color| {
+            let y = match band {
+                Some(b) => b.mean.clone(),
+                None => curves.first().cloned().unwrap_or_default(),
+            };
+            let mut s = Series::new(name, color, epochs[..y.len().min(epochs.len())].to_vec(), y);
+            if let Some(b) = band {
+                s = s.with_band(b.min.clone(), b.max.clone());
+            }
+            s
+        };
+    let mut out = vec![one(&c.train, &c.train_band, train_name, colors.0)];
+    if !c.test.is_empty() {
+        out.push(one(&c.test, &c.test_band, test_name, colors.1).dashed());
+    }
+    out
+}
+
+/// Epoch numbers of evaluations made after iterations `eval_iters` (`per_epoch` iterations
+/// an epoch), as the book counts them: the first evaluation is epoch 0.
+pub fn epochs_of(eval_iters: &[usize], per_epoch: usize) -> Vec<f64> {
+    eval_iters
+        .iter()
+        .map(|&i| i as f64 / per_epoch.max(1) as f64)
+        .collect()
 }
