@@ -77,6 +77,8 @@ pub struct LineChart {
     pub series: Vec<Series>,
     /// A fixed y range (e.g. 0..1 for accuracy); otherwise fitted to the data.
     pub y_range: Option<(f64, f64)>,
+    /// Where the legend sits (upper right unless set; pick a corner the curves leave free).
+    pub legend_position: SeriesLabelPosition,
     pub size: (u32, u32),
 }
 
@@ -94,6 +96,7 @@ impl LineChart {
             log_y: false,
             series: Vec::new(),
             y_range: None,
+            legend_position: SeriesLabelPosition::UpperRight,
             size: (900, 560),
         }
     }
@@ -227,7 +230,7 @@ impl LineChart {
         if legend && !self.series.is_empty() {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                .position(self.legend_position.clone())
                 .label_font((FONT, tick_px + 1))
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(190, 190, 190))

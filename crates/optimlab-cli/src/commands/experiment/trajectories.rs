@@ -71,14 +71,14 @@ impl Default for Config {
 pub struct Output {
     pub dtype: DType,
     pub start: [f64; 2],
-    pub paths: Vec<Path2>,
+    pub paths: Vec<OptimizerPath>,
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Path2 {
+pub struct OptimizerPath {
     pub label: String,
+    /// Every hyperparameter the optimizer ran with.
     pub optimizer: optimlab::optim::ResolvedOptimizer,
-    #[serde(flatten)]
     pub trajectory: Trajectory,
 }
 
@@ -138,14 +138,14 @@ pub fn prepare(
 /// Runs every optimizer from the start point (the paths are deterministic: seeds do not
 /// change them).
 pub fn compute(c: &Config) -> Result<Output> {
-    fn paths<T: Scalar>(c: &Config, start: [f64; 2]) -> Result<Vec<Path2>> {
+    fn paths<T: Scalar>(c: &Config, start: [f64; 2]) -> Result<Vec<OptimizerPath>> {
         c.optimizers
             .iter()
             .map(|o| {
                 let resolved = o.resolve(c.preset)?;
                 let mut opt = resolved.build::<T>()?;
                 let trajectory = trajectory::run(c.function, &mut opt, start, c.steps)?;
-                Ok(Path2 {
+                Ok(OptimizerPath {
                     label: o.label(),
                     optimizer: resolved,
                     trajectory,
@@ -247,6 +247,7 @@ impl Experiment for Prepared {
 
         let mut chart = LineChart::new("f(x, y) along each path", "step", "f(x, y)");
         chart.log_y = f != TestFunction::Saddle;
+        chart.legend_position = plotters::chart::SeriesLabelPosition::LowerLeft;
         for (i, p) in out.paths.iter().enumerate() {
             chart = chart.series(Series::indexed(
                 p.label.clone(),
