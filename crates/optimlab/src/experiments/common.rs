@@ -454,6 +454,8 @@ fn per_spec_and_seed<R: Send>(
 }
 
 /// The recorded training loss of every iteration, for each spec and seed.
+// Each argument is one independent choice of the experiment calling it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn loss_curves(
     dtype: DType,
     specs: &[RunSpec],

@@ -20,6 +20,9 @@ use crate::tensor::DType;
 use crate::train::BatchOrder;
 use serde::{Deserialize, Serialize};
 
+/// One setting of a study: its label, its value (λ, ratio) and how it changes the network.
+type Setting<'a> = (String, f64, Box<dyn Fn(&mut NetworkConfig) + 'a>);
+
 /// The settings both overfitting studies have.
 struct Shared<'a> {
     preset: Preset,
@@ -60,7 +63,7 @@ impl Shared<'_> {
     /// accuracy.
     fn run(
         &self,
-        settings: Vec<(String, f64, Box<dyn Fn(&mut NetworkConfig) + '_>)>,
+        settings: Vec<Setting<'_>>,
         data: &Splits,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<Output, ExperimentError> {
