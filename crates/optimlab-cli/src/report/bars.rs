@@ -64,7 +64,7 @@ impl Figure for BarChart {
             .margin_right(24)
             .x_label_area_size(46)
             .y_label_area_size((longest * 10 + 20).clamp(60, 320))
-            .build_cartesian_2d(0.0..top, (0..n).into_segmented())
+            .build_cartesian_2d(0.0..top, (0..n - 1).into_segmented())
             .drawn()?;
         // Row 0 at the top: the first bar is drawn highest.
         let label_of = |v: &SegmentValue<usize>| match v {
