@@ -203,7 +203,7 @@ impl LineChart {
                     .drawn()?;
             }
         }
-        let width = if small { 2 } else { 2 };
+        let width = 2;
         for s in &self.series {
             let pts: Vec<(f64, f64)> =
                 s.x.iter()

@@ -163,7 +163,6 @@ impl Experiment for Prepared {
             page(title, &intro, vec![fig.clone()], table.clone(), c),
         )?;
         Ok(Done {
-            name: "batch-norm",
             title: title.into(),
             summary: format!(
                 "{} of {} scales end above {} accuracy with batch norm, {} without",

@@ -156,7 +156,6 @@ impl Experiment for Prepared {
         let page = page(title, &intro, figures, table.clone(), c);
         write_report(dir, "init-activations", c, &out, page)?;
         Ok(Done {
-            name: "init-activations",
             title: title.into(),
             summary: format!(
                 "{} weight scales × {} activations, {} layers of {}",

@@ -133,7 +133,6 @@ impl Experiment for Prepared {
         let page = page(title, &intro, vec![fig.clone()], table.clone(), c);
         write_report(dir, "init-compare", c, &out, page)?;
         Ok(Done {
-            name: "init-compare",
             title: title.into(),
             summary: format!(
                 "{} weight scales, {} iterations, network {}",

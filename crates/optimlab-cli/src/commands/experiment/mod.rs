@@ -16,7 +16,7 @@ use crate::report::{self, FigureFiles, IndexEntry, Page, Staging, Table};
 use anyhow::{Context, Result, anyhow, bail};
 use optimlab::Preset;
 use optimlab::data::{DataConfig, Splits};
-use optimlab::experiments::{Progress, Row};
+use optimlab::experiments::Progress;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -153,7 +153,6 @@ impl Ctx<'_> {
 
 /// What an experiment left in its folder, for the terminal and the index page.
 pub struct Done {
-    pub name: &'static str,
     pub title: String,
     pub summary: String,
     pub key_numbers: Table,
@@ -377,15 +376,6 @@ fn all(common: &Common) -> Result<()> {
         println!("index: {}", out.join("index.html").display());
     }
     Ok(())
-}
-
-/// The library's summary rows as a two-column table.
-pub fn rows_table(rows: &[Row]) -> Table {
-    let mut t = Table::new(&["quantity", "value"]);
-    for r in rows {
-        t.row(vec![r.name.clone(), fmt_value(r.value)]);
-    }
-    t
 }
 
 /// A number for a table: 4 significant digits.

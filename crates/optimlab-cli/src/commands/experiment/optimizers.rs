@@ -2,8 +2,8 @@
 //! batches (the book's optimizer comparison on MNIST, Fig. 6-9).
 
 use super::{
-    Common, Ctx, Done, Experiment, apply_common, fmt_spread, fmt_value, loss_chart, loss_series,
-    page, settings_from, write_report,
+    Common, Ctx, Done, Experiment, apply_common, fmt_spread, loss_chart, loss_series, page,
+    settings_from, write_report,
 };
 use crate::report::{self, Table, series_color};
 use anyhow::Result;
@@ -129,7 +129,6 @@ impl Experiment for Prepared {
         let page = page(title, &intro, vec![fig.clone()], table.clone(), c);
         write_report(dir, "optimizers", c, &out, page)?;
         Ok(Done {
-            name: "optimizers",
             title: title.into(),
             summary: format!(
                 "{} optimizers, {} iterations of batch {}, network {}",

@@ -211,7 +211,6 @@ impl Experiment for WeightDecay {
             page(title, &intro, figs, table.clone(), c),
         )?;
         Ok(Done {
-            name: "weight-decay",
             title: title.into(),
             summary: format!(
                 "λ ∈ {{{}}}, {} epochs on {} samples",
@@ -257,7 +256,6 @@ impl Experiment for Dropout {
             page(title, &intro, figs, table.clone(), c),
         )?;
         Ok(Done {
-            name: "dropout",
             title: title.into(),
             summary: format!(
                 "ratios {}, {} epochs on {} samples",

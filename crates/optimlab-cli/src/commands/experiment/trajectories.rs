@@ -283,7 +283,6 @@ impl Experiment for Prepared {
         let page = page(title, &intro, vec![fig1.clone(), fig2], table.clone(), c);
         write_report(dir, "trajectories", c, &out, page)?;
         Ok(Done {
-            name: "trajectories",
             title: title.into(),
             summary: format!(
                 "{} optimizers, {} steps on {}",
