@@ -39,13 +39,13 @@ fn smoothing_matches_the_books_numpy_function() {
 fn sgd_ends_with_the_highest_loss() {
     let Some(data) = fashion_mnist() else { return };
     let config = Config {
-        iterations: 600,
+        iterations: 400,
         ..Config::default()
     };
     let start = Instant::now();
     let out = run(&config, &data, &quiet).unwrap();
     eprintln!(
-        "optimizers, 600 iterations: {:.1} s",
+        "optimizers, 400 iterations: {:.1} s",
         start.elapsed().as_secs_f64()
     );
     let tail: Vec<(String, f64)> = out
@@ -55,7 +55,7 @@ fn sgd_ends_with_the_highest_loss() {
         .collect();
     eprintln!("{tail:?}");
     assert_eq!(out.network, "784-100-100-100-100-10");
-    assert_eq!(out.optimizers[0].curves.loss[0].len(), 600);
+    assert_eq!(out.optimizers[0].curves.loss[0].len(), 400);
     let sgd = tail[0].1;
     for (name, loss) in &tail[1..] {
         assert!(sgd > loss + 0.1, "sgd {sgd} vs {name} {loss}");
