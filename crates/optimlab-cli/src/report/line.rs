@@ -158,6 +158,7 @@ impl LineChart {
             .y_labels(if small { 5 } else { 8 })
             .x_label_formatter(&|v: &f64| fmt_num(*v))
             .y_label_formatter(&|v: &f64| fmt_num(*v))
+            .max_light_lines(4)
             .light_line_style(RGBColor(235, 235, 235))
             .bold_line_style(RGBColor(215, 215, 215))
             .draw()
