@@ -26,6 +26,12 @@ fn one_thread_and_three_threads_agree() {
     let b = in_pool(3, || optimizers::run(&opt, &data, &|_| {}).unwrap());
     assert_eq!(a, b);
     assert!(a.optimizers[0].curves.loss_band.is_some());
+    // The output is plain data: it goes to JSON and back unchanged.
+    let json = serde_json::to_string(&a).unwrap();
+    assert_eq!(
+        serde_json::from_str::<optimizers::Output>(&json).unwrap(),
+        a
+    );
     // The two seeds differ (they are repeats, not copies).
     assert_ne!(
         a.optimizers[0].curves.loss[0],
@@ -44,6 +50,8 @@ fn one_thread_and_three_threads_agree() {
     let b = in_pool(3, || dropout::run(&drop, &data, &|_| {}).unwrap());
     assert_eq!(a, b);
     assert_eq!(a.eval_iters, vec![0, 2, 4, 6]);
+    let json = serde_json::to_string(&a).unwrap();
+    assert_eq!(serde_json::from_str::<dropout::Output>(&json).unwrap(), a);
 
     let bn = batch_norm::Config {
         train_size: 200,

@@ -2,7 +2,8 @@
 //! after every hidden activation (the preset's style: the book's non-inverted dropout or
 //! PyTorch's inverted one), 301 evaluations.
 
-use super::{Output, Shared};
+use super::Shared;
+pub use super::{Output, SettingResult};
 use crate::Preset;
 use crate::data::Splits;
 use crate::experiments::common::{self, ExperimentError, OptimizerChoice, Progress};

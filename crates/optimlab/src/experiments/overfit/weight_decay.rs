@@ -1,7 +1,8 @@
 //! Weight decay against overfitting (the book's `overfit_weight_decay.py`): λ = 0 and the
 //! book's L2 λ = 0.1 (`½λ‖W‖²` on the loss, weights only), 201 evaluations.
 
-use super::{Output, Shared};
+use super::Shared;
+pub use super::{Output, SettingResult};
 use crate::Preset;
 use crate::data::Splits;
 use crate::experiments::common::{self, ExperimentError, OptimizerChoice, Progress};
