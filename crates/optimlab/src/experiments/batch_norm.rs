@@ -210,6 +210,18 @@ pub fn run(
             });
         }
     }
+    let order = common::order(config.preset, config.order);
+    if order == BatchOrder::Shuffle && train.len() % config.batch_size == 1 {
+        return Err(ExperimentError::invalid(
+            "batch size",
+            config.batch_size,
+            format!(
+                "a size that does not leave one sample alone in the last shuffled batch of {} \
+                 (batch norm cannot normalise a single sample)",
+                train.len()
+            ),
+        ));
+    }
     let seeds = common::seed_list(config.seed, config.seeds);
     let dtype = common::dtype(config.preset, config.dtype);
     let plan = config.plan(train.len());
@@ -219,7 +231,7 @@ pub fn run(
     );
     let schedule = Schedule {
         batch_size: config.batch_size,
-        order: common::order(config.preset, config.order),
+        order,
     };
     let runs = common::accuracy_curves(
         dtype, &specs, &seeds, &train, None, schedule, plan, &tracker,
@@ -279,5 +291,22 @@ mod tests {
         assert!(bad(|c| c.eval_every = Some(0)).contains("evaluation interval = 0"));
         assert!(bad(|c| c.train_size = 0).contains("train size = 0"));
         Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn a_lone_sample_in_a_shuffled_batch_is_refused() {
+        let (train, test) = crate::data::digits::train_test().unwrap();
+        let data = Splits {
+            train: train.take(201),
+            val: None,
+            test,
+        };
+        let config = Config {
+            preset: Preset::Torch,
+            train_size: 201,
+            ..Config::default()
+        };
+        let e = run(&config, &data, &|_| {}).unwrap_err().to_string();
+        assert!(e.starts_with("invalid batch size = 100"), "{e}");
     }
 }
