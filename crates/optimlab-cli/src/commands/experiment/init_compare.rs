@@ -23,6 +23,9 @@ pub struct Flags {
     /// The optimizer as name or name:lr (book: sgd:0.01)
     #[arg(long)]
     optimizer: Option<OptimizerChoice>,
+    /// Learning rate of the optimizer
+    #[arg(long)]
+    lr: Option<f64>,
     /// Mini-batch size (book: 128)
     #[arg(long)]
     batch_size: Option<usize>,
@@ -63,6 +66,9 @@ pub fn prepare(
     }
     if let Some(v) = &flags.optimizer {
         c.optimizer = v.clone();
+    }
+    if let Some(v) = flags.lr {
+        c.optimizer.lr = Some(v);
     }
     if let Some(v) = flags.batch_size {
         c.batch_size = v;
