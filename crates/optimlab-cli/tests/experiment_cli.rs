@@ -298,6 +298,16 @@ fn bad_input_fails_in_one_line_and_writes_nothing() {
     };
     let unknown = optimlab_in(&dir, &["experiment", "nonsense", "--out", "r"]);
     assert_refused(&unknown, "unknown experiment 'nonsense'", &out);
+    let listed = String::from_utf8_lossy(&unknown.stderr).into_owned();
+    for name in [
+        "trajectories",
+        "batch-norm",
+        "weight-decay",
+        "dropout",
+        "all",
+    ] {
+        assert!(listed.contains(name), "the error lists {name}: {listed}");
+    }
     assert_refused(
         &o(&["weight-decay", "--data", "digits", "--lr=-0.1"]),
         "learning rate",

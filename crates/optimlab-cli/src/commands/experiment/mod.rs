@@ -54,6 +54,9 @@ pub const NAMES: &[&str] = &[
     "optimizers",
     "init-activations",
     "init-compare",
+    "batch-norm",
+    "weight-decay",
+    "dropout",
 ];
 
 /// Flags every experiment takes.
