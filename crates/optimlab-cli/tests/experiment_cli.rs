@@ -351,6 +351,20 @@ fn bad_input_fails_in_one_line_and_writes_nothing() {
         "--config",
         &out,
     );
+    let all_cfg = dir.join("all.toml");
+    std::fs::write(&all_cfg, "[optimisers]\niterations = 10\n").unwrap();
+    let typo = optimlab_in(
+        &dir,
+        &[
+            "experiment",
+            "all",
+            "--config",
+            all_cfg.to_str().unwrap(),
+            "--out",
+            "r",
+        ],
+    );
+    assert_refused(&typo, "unknown experiment table [optimisers]", &out);
     // An --out that cannot be a folder: below a file.
     std::fs::write(dir.join("file"), "x").unwrap();
     let blocked = optimlab_in(&dir, &["experiment", "trajectories", "--out", "file/sub"]);
