@@ -188,3 +188,80 @@ pub fn iso_from_unix_micros(micros: i64) -> String {
         sod % 60
     )
 }
+
+/// A storage shared by reference counting is a storage: threads of one process can hold the
+/// same memory (or any) storage as `Box<dyn Storage>`.
+impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
+    fn create_study(
+        &self,
+        name: &str,
+        direction: Direction,
+        system_attrs: &BTreeMap<String, Value>,
+    ) -> Result<StudyInfo> {
+        (**self).create_study(name, direction, system_attrs)
+    }
+    fn find_study(&self, name: &str) -> Result<Option<StudyInfo>> {
+        (**self).find_study(name)
+    }
+    fn studies(&self) -> Result<Vec<StudyInfo>> {
+        (**self).studies()
+    }
+    fn set_study_user_attr(&self, study: u64, key: &str, value: &Value) -> Result<()> {
+        (**self).set_study_user_attr(study, key, value)
+    }
+    fn set_study_system_attr(&self, study: u64, key: &str, value: &Value) -> Result<()> {
+        (**self).set_study_system_attr(study, key, value)
+    }
+    fn claim_trial(
+        &self,
+        study: u64,
+        worker: &str,
+        lease: Duration,
+        budget: Option<u64>,
+    ) -> Result<Option<FrozenTrial>> {
+        (**self).claim_trial(study, worker, lease, budget)
+    }
+    fn heartbeat(&self, trial_id: u64, worker: &str, lease: Duration) -> Result<()> {
+        (**self).heartbeat(trial_id, worker, lease)
+    }
+    fn set_param(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        name: &str,
+        dist: &Distribution,
+        internal: f64,
+    ) -> Result<()> {
+        (**self).set_param(trial_id, worker, name, dist, internal)
+    }
+    fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()> {
+        (**self).report(trial_id, worker, step, value)
+    }
+    fn set_trial_user_attr(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        key: &str,
+        value: &Value,
+    ) -> Result<()> {
+        (**self).set_trial_user_attr(trial_id, worker, key, value)
+    }
+    fn finish(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        state: TrialState,
+        value: Option<f64>,
+    ) -> Result<()> {
+        (**self).finish(trial_id, worker, state, value)
+    }
+    fn reap_expired(&self, study: u64, max_retries: u32) -> Result<Vec<u64>> {
+        (**self).reap_expired(study, max_retries)
+    }
+    fn trials(&self, study: u64) -> Result<Vec<FrozenTrial>> {
+        (**self).trials(study)
+    }
+    fn import_trial(&self, study: u64, trial: &FrozenTrial) -> Result<u64> {
+        (**self).import_trial(study, trial)
+    }
+}
