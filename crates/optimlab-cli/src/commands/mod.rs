@@ -4,11 +4,13 @@ pub mod bench;
 mod checkpointing;
 pub mod data;
 mod data_source;
+pub mod experiment_search;
 pub mod model;
 mod run;
 mod settings;
 pub mod train;
 pub mod trajectory;
+pub mod tune;
 
 /// Parses `X,Y` into a pair of finite numbers.
 pub fn parse_point(s: &str) -> Result<[f64; 2], String> {
