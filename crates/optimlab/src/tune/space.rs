@@ -596,7 +596,12 @@ mod parse {
             }
             let k = (high - low) / s;
             if (k - k.round()).abs() > 1e-8 * k.max(1.0) || k.round() < 1.0 {
+                // Rounded to 12 digits so the suggestion reads as typed (0.9, not 0.8999…).
                 let below = low + k.floor() * s;
+                let below = format!("{:.12}", below)
+                    .trim_end_matches('0')
+                    .trim_end_matches('.')
+                    .to_string();
                 return Err(cx.err_at(
                     name,
                     "step",
