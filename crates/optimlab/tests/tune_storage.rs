@@ -22,6 +22,12 @@ fn sqlite() -> Fixture {
     Fixture::new(move || storage::open(&url).unwrap(), dir)
 }
 
+fn journal() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("journal:{}", dir.path().join("study.log").display());
+    Fixture::new(move || storage::open(&url).unwrap(), dir)
+}
+
 fn run(make: &dyn Fn() -> Fixture, caps: Caps, name: &str) {
     let (_, case) = CASES
         .iter()
@@ -64,6 +70,23 @@ conformance!(
 conformance!(
     sqlite_conformance,
     super::sqlite,
+    super::Caps { persistent: true },
+    [
+        studies,
+        lifecycle,
+        numbering_concurrent,
+        budget_concurrent,
+        one_winner_for_waiting,
+        reap_and_requeue,
+        fencing,
+        reopen_after_crash,
+        import_round_trip
+    ]
+);
+
+conformance!(
+    journal_conformance,
+    super::journal,
     super::Caps { persistent: true },
     [
         studies,
