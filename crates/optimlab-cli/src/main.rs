@@ -4,6 +4,7 @@
 //! the work, this crate parses flags and renders results.
 
 mod commands;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +36,8 @@ enum Command {
     Gradcheck(commands::model::GradcheckArgs),
     /// Time one training step (forward, backward, update) of a reference workload.
     Bench(commands::bench::Args),
+    /// Run one of the chapter's experiments (or all) and write a report with plots.
+    Experiment(commands::experiment::Args),
     /// Download MNIST / Fashion-MNIST (checksummed) or describe a data source.
     Data(commands::data::Args),
     /// Hyperparameter search: run a study, join it as a worker, inspect, copy and report it.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Gradcheck(args) => commands::model::gradcheck(args),
         Command::Data(args) => commands::data::run(args),
         Command::Tune(args) => commands::tune::run(args),
+        Command::Experiment(args) => commands::experiment::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

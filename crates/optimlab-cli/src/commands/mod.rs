@@ -4,6 +4,7 @@ pub mod bench;
 mod checkpointing;
 pub mod data;
 mod data_source;
+pub mod experiment;
 pub mod experiment_search;
 pub mod model;
 mod run;

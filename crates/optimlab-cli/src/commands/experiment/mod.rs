@@ -1,0 +1,562 @@
+//! `optimlab experiment <name>`: runs one of the chapter's studies and writes a report folder
+//! (`results.json`, PNG + SVG figures, `index.html`), or `all` of them with an index page.
+//!
+//! Settings come from the book's defaults, then `--config FILE` (TOML with the study's
+//! settings), then flags. Everything is checked before anything is written; the report is
+//! built in a staging folder and moved into place only when complete.
+
+mod batch_norm;
+mod init_activations;
+mod init_compare;
+mod optimizers;
+mod overfit;
+mod trajectories;
+
+use crate::report::{self, FigureFiles, IndexEntry, Page, Staging, Table};
+use anyhow::{Context, Result, anyhow, bail};
+use optimlab::Preset;
+use optimlab::data::{DataConfig, Splits};
+use optimlab::experiments::{Progress, Row};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    which: Which,
+}
+
+#[derive(clap::Subcommand)]
+#[command(allow_external_subcommands = true)]
+enum Which {
+    /// Optimizer paths over the contour lines of f = x²/20 + y² (one panel per optimizer)
+    Trajectories(Single<trajectories::Flags>),
+    /// Training loss of SGD, Momentum, AdaGrad, Adam… on the same network and batches
+    Optimizers(Single<optimizers::Flags>),
+    /// Histograms of hidden-layer activations per weight scale and activation function
+    InitActivations(Single<init_activations::Flags>),
+    /// Training loss with weights at std 0.01, Xavier and He
+    InitCompare(Single<init_compare::Flags>),
+    /// Training accuracy with and without batch normalization, per weight scale (4 × 4 grid)
+    BatchNorm(Single<batch_norm::Flags>),
+    /// Train and test accuracy of an overfitting network without and with weight decay
+    WeightDecay(Single<overfit::WeightDecayFlags>),
+    /// Train and test accuracy of an overfitting network with several dropout ratios
+    Dropout(Single<overfit::DropoutFlags>),
+    /// Every experiment, with one index page linking the reports
+    All(Common),
+    #[command(external_subcommand)]
+    Unknown(Vec<String>),
+}
+
+/// The experiment names, in the order `all` runs them.
+pub const NAMES: &[&str] = &[
+    "trajectories",
+    "optimizers",
+    "init-activations",
+    "init-compare",
+];
+
+/// Flags every experiment takes.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct Common {
+    /// book (the book's formulas, f64; default) or torch (PyTorch's, f32)
+    #[arg(long)]
+    pub preset: Option<Preset>,
+    /// Seed of the first run (default 0)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Repeat over this many seeds; plots show the mean with a min–max band
+    #[arg(long)]
+    pub seeds: Option<usize>,
+    /// Report folder (default experiments/<name>)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// TOML file with the experiment's settings (for `all`: one [table] per experiment)
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// fashion-mnist (default when installed), digits, mnist, or a folder of MNIST-format files
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Train on the first N training samples only
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Test on the first N test samples only
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// No progress bar and no key-number table on the terminal
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// One experiment's flags: the common ones and its own.
+#[derive(clap::Args)]
+#[command(allow_negative_numbers = true)]
+pub struct Single<F: clap::Args> {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    flags: F,
+}
+
+/// What every run needs besides its settings: the data (loaded once, on first use).
+pub struct Ctx<'a> {
+    common: &'a Common,
+    data: std::sync::OnceLock<Splits>,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Ctx<'_> {
+    /// The training and test data named by `--data` (default: Fashion-MNIST when installed).
+    pub fn data(&self) -> Result<&Splits> {
+        if let Some(d) = self.data.get() {
+            return Ok(d);
+        }
+        let name = self.data_name();
+        let splits = DataConfig {
+            data: name.clone(),
+            label_column: None,
+            val_fraction: 0.0,
+            train_limit: self.common.train_limit,
+            test_limit: self.common.test_limit,
+            cache: None,
+        }
+        .prepare()
+        .with_context(|| format!("--data {name}"))?;
+        Ok(self.data.get_or_init(|| splits))
+    }
+
+    fn data_name(&self) -> String {
+        match &self.common.data {
+            Some(d) => d.clone(),
+            None if Path::new(optimlab::data::source::SYSTEM_FASHION_MNIST).is_dir() => {
+                "fashion-mnist".into()
+            }
+            None => "digits".into(),
+        }
+    }
+
+    /// A progress callback for the library that moves the bar (if any).
+    pub fn progress(&self, label: &str) -> impl Fn(Progress) + Sync + use<> {
+        let bar = self.bar.clone();
+        if let Some(bar) = &bar {
+            bar.set_position(0);
+            bar.set_message(label.to_string());
+        }
+        move |p: Progress| {
+            if let Some(bar) = &bar {
+                bar.set_length(p.total);
+                bar.set_position(p.done);
+            }
+        }
+    }
+}
+
+/// What an experiment left in its folder, for the terminal and the index page.
+pub struct Done {
+    pub name: &'static str,
+    pub title: String,
+    pub summary: String,
+    pub key_numbers: Table,
+    pub thumbnail: Option<String>,
+}
+
+/// A checked experiment, ready to run into a folder.
+pub trait Experiment {
+    fn name(&self) -> &'static str;
+    /// Checks that the data it needs is there (before anything is written).
+    fn needs_data(&self) -> bool;
+    fn execute(&self, ctx: &Ctx<'_>, dir: &Path) -> Result<Done>;
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.which {
+        Which::Unknown(words) => bail!(
+            "unknown experiment '{}' (expected {} or all)",
+            words.first().map(String::as_str).unwrap_or(""),
+            NAMES.join(", ")
+        ),
+        Which::Trajectories(a) => single(
+            &a.common,
+            trajectories::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
+        Which::Optimizers(a) => single(
+            &a.common,
+            optimizers::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
+        Which::InitActivations(a) => single(
+            &a.common,
+            init_activations::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
+        Which::InitCompare(a) => single(
+            &a.common,
+            init_compare::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
+        Which::BatchNorm(a) => single(
+            &a.common,
+            batch_norm::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
+        Which::WeightDecay(a) => single(
+            &a.common,
+            overfit::prepare_weight_decay(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
+        Which::Dropout(a) => single(
+            &a.common,
+            overfit::prepare_dropout(&a.common, &a.flags, file_table(&a.common)?)?,
+        ),
+        Which::All(common) => all(&common),
+    }
+}
+
+/// The `--config` file as a TOML table (None without the flag).
+fn file_table(common: &Common) -> Result<Option<toml::Table>> {
+    let Some(path) = &common.config else {
+        return Ok(None);
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("--config {}", path.display()))?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        anyhow!("--config {}: {}", path.display(), one_line(&e.to_string()))
+    })?;
+    Ok(Some(table))
+}
+
+/// The settings of `name`: defaults, overlaid with `table` (from `--config`).
+pub fn settings_from<C: serde::de::DeserializeOwned + Default>(
+    table: Option<toml::Table>,
+    common: &Common,
+) -> Result<C> {
+    match table {
+        None => Ok(C::default()),
+        Some(t) => toml::Value::Table(t)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                let file = common
+                    .config
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display()
+                    .to_string();
+                anyhow!("--config {file}: {}", one_line(&e.to_string()))
+            }),
+    }
+}
+
+/// Joins a multi-line message (TOML errors quote the line) into one line.
+fn one_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn new_ctx(common: &Common) -> Ctx<'_> {
+    let bar = (!common.quiet).then(|| {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(1),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:>16} [{bar:40}] {percent:>3}% {elapsed}")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    Ctx {
+        common,
+        data: std::sync::OnceLock::new(),
+        bar,
+    }
+}
+
+fn default_out(name: &str) -> PathBuf {
+    Path::new("experiments").join(name)
+}
+
+fn note_data(ctx: &Ctx<'_>) {
+    if ctx.common.data.is_none() && ctx.data_name() == "digits" && !ctx.common.quiet {
+        eprintln!(
+            "note: Fashion-MNIST is not installed ({}); using the embedded 8x8 digits (apt-get install dataset-fashion-mnist, or --data)",
+            optimlab::data::source::SYSTEM_FASHION_MNIST
+        );
+    }
+}
+
+fn single(common: &Common, exp: Box<dyn Experiment>) -> Result<()> {
+    let ctx = new_ctx(common);
+    if exp.needs_data() {
+        note_data(&ctx);
+        ctx.data()?;
+    }
+    let out = common
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(exp.name()));
+    let staging = Staging::new(&out).with_context(|| format!("--out {}", out.display()))?;
+    let done = exp.execute(&ctx, staging.path())?;
+    if let Some(bar) = &ctx.bar {
+        bar.finish_and_clear();
+    }
+    staging
+        .commit()
+        .with_context(|| format!("--out {}", out.display()))?;
+    if !common.quiet {
+        println!("{}", done.title);
+        print!("{}", done.key_numbers.to_text());
+        println!("report: {}", out.join("index.html").display());
+    }
+    Ok(())
+}
+
+fn all(common: &Common) -> Result<()> {
+    let mut file = file_table(common)?;
+    let mut section = |name: &str| -> Result<Option<toml::Table>> {
+        let Some(t) = file.as_mut() else {
+            return Ok(None);
+        };
+        match t.remove(name) {
+            None => Ok(None),
+            Some(toml::Value::Table(s)) => Ok(Some(s)),
+            Some(_) => bail!("--config: [{name}] must be a table of that experiment's settings"),
+        }
+    };
+    let exps: Vec<Box<dyn Experiment>> = vec![
+        trajectories::prepare(common, &Default::default(), section("trajectories")?)?,
+        optimizers::prepare(common, &Default::default(), section("optimizers")?)?,
+        init_activations::prepare(common, &Default::default(), section("init-activations")?)?,
+        init_compare::prepare(common, &Default::default(), section("init-compare")?)?,
+        batch_norm::prepare(common, &Default::default(), section("batch-norm")?)?,
+        overfit::prepare_weight_decay(common, &Default::default(), section("weight-decay")?)?,
+        overfit::prepare_dropout(common, &Default::default(), section("dropout")?)?,
+    ];
+    if let Some(rest) = file.as_ref().and_then(|t| t.keys().next()) {
+        bail!(
+            "--config: unknown experiment table [{rest}] (expected {})",
+            NAMES.join(", ")
+        );
+    }
+    let ctx = new_ctx(common);
+    if exps.iter().any(|e| e.needs_data()) {
+        note_data(&ctx);
+        ctx.data()?;
+    }
+    let out = common.out.clone().unwrap_or_else(|| default_out("all"));
+    let staging = Staging::new(&out).with_context(|| format!("--out {}", out.display()))?;
+    let mut entries = Vec::new();
+    let mut done_all = Vec::new();
+    for e in &exps {
+        let dir = staging.path().join(e.name());
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let done = e.execute(&ctx, &dir)?;
+        entries.push(IndexEntry {
+            title: done.title.clone(),
+            href: format!("{}/index.html", e.name()),
+            summary: done.summary.clone(),
+            thumbnail: done.thumbnail.as_ref().map(|t| format!("{}/{t}", e.name())),
+        });
+        done_all.push(done);
+    }
+    report::write_index(
+        staging.path(),
+        "optimlab experiments",
+        "The chapter's experiments on training: optimizers, weight initialisation and more. Each report shows its figures, the settings it ran with and its key numbers.",
+        &entries,
+    )?;
+    if let Some(bar) = &ctx.bar {
+        bar.finish_and_clear();
+    }
+    staging
+        .commit()
+        .with_context(|| format!("--out {}", out.display()))?;
+    if !common.quiet {
+        for d in &done_all {
+            println!("{}", d.title);
+            println!("{}", d.key_numbers.to_text());
+        }
+        println!("index: {}", out.join("index.html").display());
+    }
+    Ok(())
+}
+
+/// The library's summary rows as a two-column table.
+pub fn rows_table(rows: &[Row]) -> Table {
+    let mut t = Table::new(&["quantity", "value"]);
+    for r in rows {
+        t.row(vec![r.name.clone(), fmt_value(r.value)]);
+    }
+    t
+}
+
+/// A number for a table: 4 significant digits.
+pub fn fmt_value(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let a = v.abs();
+    if (1e-3..1e6).contains(&a) {
+        let decimals = (3 - a.log10().floor() as i32).max(0) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+/// Settings as (name, value) rows for the page: every key of the serialised config.
+pub fn settings_rows<C: serde::Serialize>(config: &C) -> Vec<(String, String)> {
+    let Ok(toml::Value::Table(t)) = toml::Value::try_from(config) else {
+        return Vec::new();
+    };
+    t.into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, text)
+        })
+        .collect()
+}
+
+/// Writes `results.json` (settings and every number plotted) and `index.html`.
+pub fn write_report<C: serde::Serialize, O: serde::Serialize>(
+    dir: &Path,
+    name: &str,
+    config: &C,
+    output: &O,
+    page: Page,
+) -> Result<()> {
+    let results = serde_json::json!({
+        "experiment": name,
+        "settings": config,
+        "output": output,
+    });
+    let path = dir.join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&results)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    page.write(dir)
+}
+
+/// The page of an experiment: its text, figures, key numbers and settings.
+pub fn page<C: serde::Serialize>(
+    title: &str,
+    intro: &[&str],
+    figures: Vec<FigureFiles>,
+    key_numbers: Table,
+    config: &C,
+) -> Page {
+    Page {
+        title: title.to_string(),
+        intro: intro.iter().map(|s| s.to_string()).collect(),
+        figures,
+        key_numbers,
+        settings: settings_rows(config),
+        files: vec![(
+            "results.json: the settings and every number plotted".into(),
+            "results.json".into(),
+        )],
+    }
+}
+
+/// Sets the preset, seed and seed count of `config` from the common flags.
+macro_rules! apply_common {
+    ($c:expr, $common:expr) => {
+        if let Some(p) = $common.preset {
+            $c.preset = p;
+        }
+        if let Some(s) = $common.seed {
+            $c.seed = s;
+        }
+        if let Some(s) = $common.seeds {
+            $c.seeds = s;
+        }
+    };
+}
+pub(crate) use apply_common;
+
+/// A loss chart in the book's style: each curve smoothed with the book's Kaiser window, the
+/// raw losses faint underneath; over several seeds, the mean with a min–max band.
+pub fn loss_chart(
+    title: &str,
+    x_label: &str,
+    curves: &[(String, crate::report::Series)],
+) -> crate::report::LineChart {
+    let mut chart = crate::report::LineChart::new(title, x_label, "training loss");
+    for (_, s) in curves {
+        chart = chart.series(s.clone());
+    }
+    chart
+}
+
+/// The series of one setting's loss curves: smoothed mean (with band over seeds) over raw.
+pub fn loss_series(
+    label: &str,
+    color: plotters::style::RGBColor,
+    c: &optimlab::experiments::LossCurves,
+) -> crate::report::Series {
+    use crate::report::Series;
+    let (smoothed, raw) = match (&c.smoothed_band, &c.loss_band) {
+        (Some(sb), Some(lb)) => (sb.mean.clone(), lb.mean.clone()),
+        _ => (
+            c.smoothed.first().cloned().unwrap_or_default(),
+            c.loss.first().cloned().unwrap_or_default(),
+        ),
+    };
+    let mut s = Series::indexed(label, color, smoothed).with_raw(raw);
+    if let Some(b) = &c.smoothed_band {
+        s = s.with_band(b.min.clone(), b.max.clone());
+    }
+    s
+}
+
+/// "mean" or "mean (min–max)" over seeds.
+pub fn fmt_spread(s: &optimlab::experiments::Spread, seeds: usize) -> String {
+    if seeds > 1 {
+        format!(
+            "{} ({}–{})",
+            fmt_value(s.mean),
+            fmt_value(s.min),
+            fmt_value(s.max)
+        )
+    } else {
+        fmt_value(s.mean)
+    }
+}
+
+/// Train (solid) and test (dashed) accuracy of one setting, each the mean over seeds with a
+/// min–max band when there are several; x is the epoch of each evaluation.
+pub fn accuracy_series(
+    c: &optimlab::experiments::AccuracyCurves,
+    epochs: &[f64],
+    train_name: &str,
+    test_name: &str,
+    colors: (plotters::style::RGBColor, plotters::style::RGBColor),
+) -> Vec<crate::report::Series> {
+    use crate::report::Series;
+    let one =
+        |curves: &Vec<Vec<f64>>, band: &Option<optimlab::experiments::Band>, name: &str, color| {
+            let y = match band {
+                Some(b) => b.mean.clone(),
+                None => curves.first().cloned().unwrap_or_default(),
+            };
+            let mut s = Series::new(name, color, epochs[..y.len().min(epochs.len())].to_vec(), y);
+            if let Some(b) = band {
+                s = s.with_band(b.min.clone(), b.max.clone());
+            }
+            s
+        };
+    let mut out = vec![one(&c.train, &c.train_band, train_name, colors.0)];
+    if !c.test.is_empty() {
+        out.push(one(&c.test, &c.test_band, test_name, colors.1).dashed());
+    }
+    out
+}
+
+/// Epoch numbers of evaluations made after iterations `eval_iters` (`per_epoch` iterations
+/// an epoch), as the book counts them: the first evaluation is epoch 0.
+pub fn epochs_of(eval_iters: &[usize], per_epoch: usize) -> Vec<f64> {
+    eval_iters
+        .iter()
+        .map(|&i| i as f64 / per_epoch.max(1) as f64)
+        .collect()
+}

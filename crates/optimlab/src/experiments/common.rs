@@ -1,0 +1,688 @@
+//! What the chapter's experiments share: the error type, progress reports, setting checks,
+//! statistics over seeds, and the two training loops (a loss per iteration; accuracies every
+//! few iterations). Every run builds its own network, optimizer and seeded streams and uses one
+//! GEMM thread, so runs go in parallel and give the same numbers whatever the thread count.
+
+use crate::Preset;
+use crate::data::Dataset;
+use crate::nn::{Init, Mode, Network, NetworkConfig, NnError, argmax_rows};
+use crate::optim::{OptimError, Optimizer, OptimizerConfig, ResolvedOptimizer};
+use crate::rng::{self, Purpose};
+use crate::tensor::{DType, Matrix, Scalar, Threads};
+use crate::train::{BatchOrder, Batches, LossRecord};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Rows per forward pass when measuring accuracy.
+const EVAL_CHUNK: usize = 1000;
+
+/// Errors of an experiment; each is one line naming the setting or run at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    #[error("invalid {setting} = {value}: expected {expected}")]
+    Invalid {
+        setting: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error(transparent)]
+    Nn(#[from] NnError),
+    #[error(transparent)]
+    Optim(#[from] OptimError),
+    #[error(
+        "{run}: the loss diverged (became {loss}) at iteration {iter}; lower the learning rate"
+    )]
+    Diverged { run: String, loss: f64, iter: usize },
+}
+
+impl ExperimentError {
+    pub(crate) fn invalid(
+        setting: &'static str,
+        value: impl std::fmt::Display,
+        expected: impl Into<String>,
+    ) -> Self {
+        ExperimentError::Invalid {
+            setting,
+            value: value.to_string(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// How far an experiment has got: `done` of `total` work units (training iterations and
+/// evaluations over all runs); `run` names the run that just advanced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+    pub run: String,
+}
+
+/// Counts work units across parallel runs and reports them.
+pub(crate) struct Tracker<'a> {
+    done: AtomicU64,
+    total: u64,
+    report: &'a (dyn Fn(Progress) + Sync),
+}
+
+impl<'a> Tracker<'a> {
+    pub(crate) fn new(total: u64, report: &'a (dyn Fn(Progress) + Sync)) -> Self {
+        Self {
+            done: AtomicU64::new(0),
+            total,
+            report,
+        }
+    }
+
+    pub(crate) fn advance(&self, units: u64, run: &str) {
+        let done = self.done.fetch_add(units, Ordering::Relaxed) + units;
+        (self.report)(Progress {
+            done,
+            total: self.total,
+            run: run.to_string(),
+        });
+    }
+}
+
+/// A key number for a summary table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub name: String,
+    pub value: f64,
+}
+
+impl Row {
+    pub fn new(name: impl Into<String>, value: f64) -> Self {
+        Row {
+            name: name.into(),
+            value,
+        }
+    }
+}
+
+/// Mean, minimum and maximum of one number over seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Spread {
+        let (mut sum, mut n) = (0.0, 0usize);
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for v in values {
+            sum += v;
+            n += 1;
+            min = min.min(v);
+            max = max.max(v);
+        }
+        Spread {
+            mean: sum / n.max(1) as f64,
+            min,
+            max,
+        }
+    }
+}
+
+/// Point-wise mean, minimum and maximum of curves of equal length (one per seed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub mean: Vec<f64>,
+    pub min: Vec<f64>,
+    pub max: Vec<f64>,
+}
+
+impl Band {
+    /// The band of `curves`, or `None` for a single curve (nothing to aggregate).
+    pub fn of(curves: &[Vec<f64>]) -> Option<Band> {
+        if curves.len() < 2 {
+            return None;
+        }
+        let len = curves.iter().map(Vec::len).min().unwrap_or(0);
+        let at = |i: usize| Spread::of(curves.iter().map(|c| c[i]));
+        let points: Vec<Spread> = (0..len).map(at).collect();
+        Some(Band {
+            mean: points.iter().map(|s| s.mean).collect(),
+            min: points.iter().map(|s| s.min).collect(),
+            max: points.iter().map(|s| s.max).collect(),
+        })
+    }
+}
+
+/// The seeds `seed, seed + 1, …` of `count` repeats.
+pub(crate) fn seed_list(seed: u64, count: usize) -> Vec<u64> {
+    (0..count as u64).map(|i| seed.wrapping_add(i)).collect()
+}
+
+pub(crate) fn check_at_least_one(
+    setting: &'static str,
+    value: usize,
+) -> Result<(), ExperimentError> {
+    if value == 0 {
+        return Err(ExperimentError::invalid(setting, 0, "at least 1"));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_positive(setting: &'static str, value: f64) -> Result<(), ExperimentError> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(ExperimentError::invalid(
+            setting,
+            value,
+            "a finite number > 0",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_hidden(setting: &'static str, hidden: &[usize]) -> Result<(), ExperimentError> {
+    if hidden.is_empty() || hidden.contains(&0) {
+        return Err(ExperimentError::invalid(
+            setting,
+            format!("{hidden:?}"),
+            "at least one hidden layer, each of at least 1 unit",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_not_empty(setting: &'static str, len: usize) -> Result<(), ExperimentError> {
+    if len == 0 {
+        return Err(ExperimentError::invalid(setting, "[]", "a non-empty list"));
+    }
+    Ok(())
+}
+
+/// The data set an experiment trains on must have samples.
+pub(crate) fn check_data(setting: &'static str, data: &Dataset) -> Result<(), ExperimentError> {
+    if data.is_empty() {
+        return Err(ExperimentError::invalid(
+            setting,
+            &data.name,
+            "a data set with at least one sample",
+        ));
+    }
+    Ok(())
+}
+
+/// An optimizer by name, with the preset's hyperparameters or the given learning rate
+/// (`sgd`, `adam:0.001`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerChoice {
+    pub name: String,
+    #[serde(default)]
+    pub lr: Option<f64>,
+}
+
+impl OptimizerChoice {
+    pub fn new(name: &str, lr: Option<f64>) -> Self {
+        OptimizerChoice {
+            name: name.to_string(),
+            lr,
+        }
+    }
+
+    /// `name` or `name:lr` on a line (for lists of optimizers).
+    pub fn label(&self) -> String {
+        match self.lr {
+            Some(lr) => format!("{}:{lr}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// Every hyperparameter filled from `preset`, the learning rate from here when given.
+    pub fn resolve(&self, preset: Preset) -> Result<ResolvedOptimizer, ExperimentError> {
+        if let Some(lr) = self.lr {
+            check_positive("learning rate", lr)?;
+        }
+        let mut config = OptimizerConfig::new(self.name.clone(), preset);
+        config.lr = self.lr;
+        Ok(config.resolve()?)
+    }
+}
+
+impl std::str::FromStr for OptimizerChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, lr) = match s.split_once(':') {
+            Some((name, lr)) => {
+                let lr: f64 = lr.trim().parse().map_err(|_| {
+                    format!("invalid optimizer '{s}': the learning rate after ':' is not a number")
+                })?;
+                (name.trim(), Some(lr))
+            }
+            None => (s.trim(), None),
+        };
+        if name.is_empty() {
+            return Err(format!("invalid optimizer '{s}': expected NAME or NAME:LR"));
+        }
+        Ok(OptimizerChoice::new(name, lr))
+    }
+}
+
+/// The element type: the preset's unless overridden.
+pub(crate) fn dtype(preset: Preset, dtype: Option<DType>) -> DType {
+    dtype.unwrap_or(preset.dtype())
+}
+
+/// The batch order: the preset's (book: with replacement) unless overridden.
+pub(crate) fn order(preset: Preset, order: Option<BatchOrder>) -> BatchOrder {
+    order.unwrap_or(match preset {
+        Preset::Book => BatchOrder::Replacement,
+        Preset::Torch => BatchOrder::Shuffle,
+    })
+}
+
+/// `784-100-100-10`.
+pub(crate) fn layer_sizes(input: usize, hidden: &[usize], output: usize) -> String {
+    std::iter::once(input)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(output))
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A legend name for an initialisation, as the book writes them (`std=0.01`, `Xavier`, `He`).
+pub(crate) fn init_label(init: Init) -> String {
+    match init {
+        Init::Std(s) => format!("std={s}"),
+        Init::BookXavier => "Xavier".into(),
+        Init::Glorot => "Glorot".into(),
+        Init::He => "He".into(),
+    }
+}
+
+/// One network to train: what the result is called, its architecture and its optimizer.
+#[derive(Clone, Debug)]
+pub(crate) struct RunSpec {
+    pub label: String,
+    pub net: NetworkConfig,
+    pub optimizer: ResolvedOptimizer,
+}
+
+/// How the training loop draws batches.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Schedule {
+    pub batch_size: usize,
+    pub order: BatchOrder,
+}
+
+/// A network, its optimizer and its batch stream: the inner loop of every experiment.
+struct Stepper<'a, T: Scalar> {
+    label: &'a str,
+    net: Network<T>,
+    optimizer: Optimizer<T>,
+    batches: Batches,
+    train: &'a Dataset,
+    idx: Vec<usize>,
+    labels: Vec<usize>,
+    xb: Matrix<T>,
+    iter: usize,
+    /// Keep training after a non-finite loss (the weights are then NaN and every prediction
+    /// is class 0, as NumPy's argmax gives): a diverged run is a result, not a failure.
+    tolerate_divergence: bool,
+    /// The first iteration whose loss was not finite.
+    diverged_at: Option<usize>,
+}
+
+impl<'a, T: Scalar> Stepper<'a, T> {
+    fn new(
+        spec: &'a RunSpec,
+        seed: u64,
+        train: &'a Dataset,
+        schedule: Schedule,
+    ) -> Result<Self, ExperimentError> {
+        // Every run sets the same floating-point mode on whichever worker thread it lands on.
+        crate::tensor::flush_denormals();
+        Ok(Self {
+            label: &spec.label,
+            net: Network::build_with_threads(&spec.net, seed, Threads(1))?,
+            optimizer: spec.optimizer.build()?,
+            batches: Batches::new(
+                schedule.order,
+                train.len(),
+                schedule.batch_size,
+                rng::stream(seed, Purpose::Batches),
+            ),
+            train,
+            idx: Vec::with_capacity(schedule.batch_size),
+            labels: Vec::with_capacity(schedule.batch_size),
+            xb: Matrix::default(),
+            iter: 0,
+            tolerate_divergence: false,
+            diverged_at: None,
+        })
+    }
+
+    fn check(&mut self, loss: f64) -> Result<f64, ExperimentError> {
+        if !loss.is_finite() && self.diverged_at.is_none() {
+            self.diverged_at = Some(self.iter);
+        }
+        if loss.is_finite() || self.tolerate_divergence {
+            Ok(loss)
+        } else {
+            Err(ExperimentError::Diverged {
+                run: self.label.to_string(),
+                loss,
+                iter: self.iter,
+            })
+        }
+    }
+
+    /// One update on the next batch; returns the loss `record` asks for. A non-finite loss is
+    /// an error unless `tolerate_divergence` (then training goes on, as the book's loops do).
+    fn step(&mut self, record: LossRecord) -> Result<f64, ExperimentError> {
+        self.batches.next_into(&mut self.idx);
+        self.train.gather(&self.idx, &mut self.xb);
+        self.labels.clear();
+        self.labels
+            .extend(self.idx.iter().map(|&i| self.train.labels[i]));
+        let loss = self.net.loss(&self.xb, &self.labels, Mode::Train)?.as_f64();
+        let loss = self.check(loss)?;
+        self.net.backward(&self.xb, &self.labels)?;
+        self.optimizer.step(&mut self.net)?;
+        let recorded = match record {
+            LossRecord::Forward => loss,
+            LossRecord::AfterUpdate => {
+                let after = self.net.loss(&self.xb, &self.labels, Mode::Eval)?.as_f64();
+                self.check(after)?
+            }
+        };
+        self.iter += 1;
+        Ok(recorded)
+    }
+}
+
+/// Accuracy in evaluation mode, chunk by chunk through buffers kept between calls.
+struct Evaluator<T: Scalar> {
+    chunk: Matrix<T>,
+    pred: Vec<usize>,
+}
+
+impl<T: Scalar> Evaluator<T> {
+    fn new() -> Self {
+        Self {
+            chunk: Matrix::default(),
+            pred: Vec::with_capacity(EVAL_CHUNK),
+        }
+    }
+
+    fn accuracy(&mut self, net: &mut Network<T>, data: &Dataset) -> Result<f64, ExperimentError> {
+        let n = data.len();
+        let mut hits = 0usize;
+        let mut start = 0;
+        while start < n {
+            let end = (start + EVAL_CHUNK).min(n);
+            data.rows_into(start, end, &mut self.chunk);
+            let logits = net.forward(&self.chunk, Mode::Eval)?;
+            argmax_rows(logits, &mut self.pred);
+            hits += self
+                .pred
+                .iter()
+                .zip(&data.labels[start..end])
+                .filter(|(p, t)| p == t)
+                .count();
+            start = end;
+        }
+        Ok(hits as f64 / n.max(1) as f64)
+    }
+}
+
+/// Runs every (spec, seed) pair in parallel; results come back grouped by spec, in seed order.
+fn per_spec_and_seed<R: Send>(
+    specs: &[RunSpec],
+    seeds: &[u64],
+    job: impl Fn(&RunSpec, u64) -> Result<R, ExperimentError> + Sync,
+) -> Result<Vec<Vec<R>>, ExperimentError> {
+    let jobs: Vec<(usize, u64)> = (0..specs.len())
+        .flat_map(|s| seeds.iter().map(move |&seed| (s, seed)))
+        .collect();
+    let results: Vec<R> = jobs
+        .par_iter()
+        .map(|&(s, seed)| job(&specs[s], seed))
+        .collect::<Result<_, _>>()?;
+    let mut grouped: Vec<Vec<R>> = specs.iter().map(|_| Vec::new()).collect();
+    for ((s, _), r) in jobs.iter().zip(results) {
+        grouped[*s].push(r);
+    }
+    Ok(grouped)
+}
+
+/// The recorded training loss of every iteration, for each spec and seed.
+pub(crate) fn loss_curves(
+    dtype: DType,
+    specs: &[RunSpec],
+    seeds: &[u64],
+    train: &Dataset,
+    schedule: Schedule,
+    iterations: usize,
+    record: LossRecord,
+    tracker: &Tracker<'_>,
+) -> Result<Vec<Vec<Vec<f64>>>, ExperimentError> {
+    fn curve<T: Scalar>(
+        spec: &RunSpec,
+        seed: u64,
+        train: &Dataset,
+        schedule: Schedule,
+        iterations: usize,
+        record: LossRecord,
+        tracker: &Tracker<'_>,
+    ) -> Result<Vec<f64>, ExperimentError> {
+        let mut stepper = Stepper::<T>::new(spec, seed, train, schedule)?;
+        let mut losses = Vec::with_capacity(iterations);
+        const REPORT_EVERY: usize = 50;
+        for i in 0..iterations {
+            losses.push(stepper.step(record)?);
+            if (i + 1) % REPORT_EVERY == 0 || i + 1 == iterations {
+                let units = (i % REPORT_EVERY + 1) as u64;
+                tracker.advance(units, &spec.label);
+            }
+        }
+        Ok(losses)
+    }
+    per_spec_and_seed(specs, seeds, |spec, seed| match dtype {
+        DType::F32 => curve::<f32>(spec, seed, train, schedule, iterations, record, tracker),
+        DType::F64 => curve::<f64>(spec, seed, train, schedule, iterations, record, tracker),
+    })
+}
+
+/// When accuracies are measured: after the update of every iteration `i` with
+/// `i % every == 0`, `evaluations` times (the book's loops: the first after iteration 0).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EvalPlan {
+    pub evaluations: usize,
+    pub every: usize,
+}
+
+impl EvalPlan {
+    /// Iterations trained in all: `(evaluations − 1)·every + 1`.
+    pub(crate) fn iterations(self) -> usize {
+        (self.evaluations - 1) * self.every + 1
+    }
+    /// The iteration (from 0) after whose update each evaluation happens.
+    pub(crate) fn eval_iters(self) -> Vec<usize> {
+        (0..self.evaluations).map(|k| k * self.every).collect()
+    }
+}
+
+/// Train (and test) accuracy at each evaluation of one run.
+pub(crate) struct AccuracyRun {
+    pub train: Vec<f64>,
+    pub test: Option<Vec<f64>>,
+    pub diverged_at: Option<usize>,
+}
+
+/// Train accuracy on `train` (and on `test` when given) during training, for each spec and seed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn accuracy_curves(
+    dtype: DType,
+    specs: &[RunSpec],
+    seeds: &[u64],
+    train: &Dataset,
+    test: Option<&Dataset>,
+    schedule: Schedule,
+    plan: EvalPlan,
+    tracker: &Tracker<'_>,
+) -> Result<Vec<Vec<AccuracyRun>>, ExperimentError> {
+    fn run<T: Scalar>(
+        spec: &RunSpec,
+        seed: u64,
+        train: &Dataset,
+        test: Option<&Dataset>,
+        schedule: Schedule,
+        plan: EvalPlan,
+        tracker: &Tracker<'_>,
+    ) -> Result<AccuracyRun, ExperimentError> {
+        let mut stepper = Stepper::<T>::new(spec, seed, train, schedule)?;
+        stepper.tolerate_divergence = true;
+        let mut eval = Evaluator::<T>::new();
+        let mut out = AccuracyRun {
+            train: Vec::with_capacity(plan.evaluations),
+            test: test.map(|_| Vec::with_capacity(plan.evaluations)),
+            diverged_at: None,
+        };
+        for i in 0..plan.iterations() {
+            // The recorded loss is not used here: skip the book's after-update forward pass.
+            stepper.step(LossRecord::Forward)?;
+            if i % plan.every == 0 {
+                out.train.push(eval.accuracy(&mut stepper.net, train)?);
+                if let (Some(t), Some(curve)) = (test, out.test.as_mut()) {
+                    curve.push(eval.accuracy(&mut stepper.net, t)?);
+                }
+                tracker.advance(plan.every as u64, &spec.label);
+            }
+        }
+        out.diverged_at = stepper.diverged_at;
+        Ok(out)
+    }
+    per_spec_and_seed(specs, seeds, |spec, seed| match dtype {
+        DType::F32 => run::<f32>(spec, seed, train, test, schedule, plan, tracker),
+        DType::F64 => run::<f64>(spec, seed, train, test, schedule, plan, tracker),
+    })
+}
+
+/// Accuracy curves of one setting over seeds, with what the plots and tables need.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccuracyCurves {
+    pub label: String,
+    /// Training accuracy at each evaluation, one curve per seed.
+    pub train: Vec<Vec<f64>>,
+    /// Test accuracy at each evaluation, one curve per seed (empty without a test set).
+    pub test: Vec<Vec<f64>>,
+    pub train_band: Option<Band>,
+    pub test_band: Option<Band>,
+    pub final_train: Spread,
+    pub final_test: Option<Spread>,
+    /// Final train − test accuracy.
+    pub final_gap: Option<Spread>,
+    /// Per seed, the first iteration whose training loss was not finite (the run went on).
+    pub diverged_at: Vec<Option<usize>>,
+}
+
+impl AccuracyCurves {
+    pub(crate) fn from_runs(label: String, runs: Vec<AccuracyRun>) -> Self {
+        let last = |c: &Vec<f64>| c.last().copied().unwrap_or(f64::NAN);
+        let train: Vec<Vec<f64>> = runs.iter().map(|r| r.train.clone()).collect();
+        let diverged_at = runs.iter().map(|r| r.diverged_at).collect();
+        let test: Vec<Vec<f64>> = runs.into_iter().filter_map(|r| r.test).collect();
+        let has_test = !test.is_empty();
+        AccuracyCurves {
+            label,
+            train_band: Band::of(&train),
+            test_band: Band::of(&test),
+            final_train: Spread::of(train.iter().map(last)),
+            final_test: has_test.then(|| Spread::of(test.iter().map(last))),
+            final_gap: has_test
+                .then(|| Spread::of(train.iter().zip(&test).map(|(a, b)| last(a) - last(b)))),
+            train,
+            test,
+            diverged_at,
+        }
+    }
+}
+
+/// Loss curves of one setting over seeds, raw and smoothed as the book plots them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossCurves {
+    pub label: String,
+    /// The recorded loss of every iteration, one curve per seed.
+    pub loss: Vec<Vec<f64>>,
+    /// [`super::smoothing::smooth_curve`] of each curve.
+    pub smoothed: Vec<Vec<f64>>,
+    pub loss_band: Option<Band>,
+    pub smoothed_band: Option<Band>,
+    /// Mean loss over the last `tail` iterations of each seed's run.
+    pub tail_mean: Spread,
+}
+
+impl LossCurves {
+    pub(crate) fn new(label: String, loss: Vec<Vec<f64>>, tail: usize) -> Self {
+        let smoothed: Vec<Vec<f64>> = loss
+            .iter()
+            .map(|c| super::smoothing::smooth_curve(c))
+            .collect();
+        let tail_mean = Spread::of(loss.iter().map(|c| {
+            let t = &c[c.len() - tail.min(c.len())..];
+            t.iter().sum::<f64>() / t.len().max(1) as f64
+        }));
+        LossCurves {
+            label,
+            loss_band: Band::of(&loss),
+            smoothed_band: Band::of(&smoothed),
+            smoothed,
+            loss,
+            tail_mean,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn band_and_spread() {
+        let b = Band::of(&[vec![1.0, 4.0], vec![3.0, 2.0]]).unwrap();
+        assert_eq!(b.mean, vec![2.0, 3.0]);
+        assert_eq!(b.min, vec![1.0, 2.0]);
+        assert_eq!(b.max, vec![3.0, 4.0]);
+        assert!(Band::of(&[vec![1.0]]).is_none());
+        let s = Spread::of([0.5, 1.5, 1.0]);
+        assert_eq!((s.mean, s.min, s.max), (1.0, 0.5, 1.5));
+    }
+
+    #[test]
+    fn optimizer_choices_parse() {
+        let c: OptimizerChoice = "adam:0.001".parse().unwrap();
+        assert_eq!(c, OptimizerChoice::new("adam", Some(0.001)));
+        assert_eq!("sgd".parse::<OptimizerChoice>().unwrap().lr, None);
+        assert!("adam:x".parse::<OptimizerChoice>().is_err());
+        assert!(":0.1".parse::<OptimizerChoice>().is_err());
+        let e = OptimizerChoice::new("sgd", Some(-1.0))
+            .resolve(Preset::Book)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("learning rate = -1"), "{e}");
+        let e = OptimizerChoice::new("sdg", None)
+            .resolve(Preset::Book)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sdg"), "{e}");
+    }
+
+    #[test]
+    fn eval_plan_matches_the_books_loop() {
+        let p = EvalPlan {
+            evaluations: 20,
+            every: 10,
+        };
+        assert_eq!(p.iterations(), 191);
+        assert_eq!(p.eval_iters()[..3], [0, 10, 20]);
+        assert_eq!(*p.eval_iters().last().unwrap(), 190);
+    }
+}

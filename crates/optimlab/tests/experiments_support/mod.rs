@@ -1,0 +1,20 @@
+//! Shared by the experiment tests: Fashion-MNIST when installed, a silent progress callback.
+
+use optimlab::data::source::SYSTEM_FASHION_MNIST;
+use optimlab::data::{DataConfig, Splits};
+use optimlab::experiments::Progress;
+
+/// Fashion-MNIST from the system folder, or `None` (with a note) when it is not installed.
+pub fn fashion_mnist() -> Option<Splits> {
+    if !std::path::Path::new(SYSTEM_FASHION_MNIST).is_dir() {
+        eprintln!("skipped: Fashion-MNIST is not installed at {SYSTEM_FASHION_MNIST}");
+        return None;
+    }
+    let config = DataConfig {
+        data: "fashion-mnist".into(),
+        ..DataConfig::default()
+    };
+    Some(config.prepare().expect("Fashion-MNIST loads"))
+}
+
+pub fn quiet(_: Progress) {}
