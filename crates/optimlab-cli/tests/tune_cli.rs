@@ -447,3 +447,90 @@ fn bad_input_is_one_line_and_loses_nothing() {
     assert_eq!(before["trials"], after["trials"]);
     assert_eq!(count(&after, "COMPLETE"), 2);
 }
+
+#[test]
+fn a_diverged_trial_fails_and_the_study_goes_on() {
+    let dir = temp_dir("tune-diverge");
+    // Half the choices blow the loss up at once.
+    let space = dir.join("space.toml");
+    std::fs::write(
+        &space,
+        "[params]\nlr = { type = \"categorical\", choices = [0.05, 1e30] }\n\
+         [train]\ndata = \"digits\"\nhidden = [16]\nepochs = 2\noptimizer = \"sgd\"\n",
+    )
+    .unwrap();
+    let out = optimlab_in(
+        &dir,
+        &[
+            "tune",
+            "run",
+            "--study",
+            "s",
+            "--storage",
+            "sqlite:t.db",
+            "--space",
+            space.to_str().unwrap(),
+            "--trials",
+            "8",
+            "--sampler",
+            "random",
+        ],
+    );
+    assert_ok(&out);
+    let r = results(&dir, "s", "sqlite:t.db");
+    assert_eq!(count(&r, "FAIL") + count(&r, "COMPLETE"), 8);
+    assert!(
+        count(&r, "FAIL") >= 1 && count(&r, "COMPLETE") >= 1,
+        "{}",
+        r["counts"]
+    );
+    for t in trials_of(&r) {
+        let big = t["params"]["lr"].as_f64().unwrap() > 1.0;
+        assert_eq!(t["state"], if big { "FAIL" } else { "COMPLETE" }, "{t}");
+        if big {
+            assert!(
+                t["fail_reason"].as_str().unwrap().contains("diverged"),
+                "{t}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_pruner_stops_trials_and_keeps_their_last_value() {
+    let dir = temp_dir("tune-prune");
+    let space = write_space(&dir, 4, "16", "");
+    let out = optimlab_in(
+        &dir,
+        &[
+            "tune",
+            "run",
+            "--study",
+            "s",
+            "--storage",
+            "sqlite:t.db",
+            "--space",
+            &space,
+            "--trials",
+            "10",
+            "--sampler",
+            "random",
+            "--pruner",
+            "threshold:lower=0.6",
+        ],
+    );
+    assert_ok(&out);
+    let r = results(&dir, "s", "sqlite:t.db");
+    assert!(count(&r, "PRUNED") >= 1, "{}", r["counts"]);
+    for t in trials_of(&r) {
+        let steps = t["intermediate"].as_array().unwrap();
+        let last = steps.last().unwrap()[1].as_f64().unwrap();
+        if t["state"] == "PRUNED" {
+            assert!(last < 0.6, "{t}");
+            assert_eq!(t["value"].as_f64().unwrap(), last);
+            assert!(steps.len() < 4 || last < 0.6);
+        } else {
+            assert_eq!(steps.len(), 4, "{t}");
+        }
+    }
+}

@@ -142,10 +142,47 @@ pub fn run(args: Args) -> Result<()> {
         println!(
             "Best-{}(val acc:{}) | lr:{}, weight decay:{}",
             i + 1,
-            t.value.unwrap_or(f64::NAN),
-            p("lr"),
-            p("weight_decay")
+            py_repr(t.value.unwrap_or(f64::NAN)),
+            py_repr(p("lr")),
+            py_repr(p("weight_decay"))
         );
     }
     report::write(&study, &args.out, 20, Some("lr"), Some("weight_decay"))
+}
+
+/// A float as Python's `repr` prints it (the book's output): the shortest text that reads back
+/// exactly, in exponent form (`1e-07`) below 1e-4 or from 1e16 on.
+fn py_repr(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}").to_lowercase();
+    }
+    let a = x.abs();
+    if a != 0.0 && !(1e-4..1e16).contains(&a) {
+        let s = format!("{x:e}");
+        let (mantissa, exp) = s.split_once('e').expect("exponent form");
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        format!("{mantissa}e{sign}{digits:0>2}")
+    } else if x.fract() == 0.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_repr;
+
+    #[test]
+    fn floats_print_as_python_repr_does() {
+        assert_eq!(py_repr(9.895374315506144e-7), "9.895374315506144e-07");
+        assert_eq!(py_repr(0.007558446922567203), "0.007558446922567203");
+        assert_eq!(py_repr(0.77), "0.77");
+        assert_eq!(py_repr(1.0), "1.0");
+        assert_eq!(py_repr(1e-4), "0.0001");
+        assert_eq!(py_repr(2.5e-5), "2.5e-05");
+    }
 }

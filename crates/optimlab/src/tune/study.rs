@@ -576,8 +576,8 @@ pub fn run_workers(
 }
 
 /// How many trials the sampler can propose (a grid's size), when it is finite.
-fn sampler_limit(_study: &Study) -> Option<u64> {
-    None
+fn sampler_limit(study: &Study) -> Option<u64> {
+    study.sampler.max_trials(&study.space)
 }
 
 /// A worker name unique to this process on this machine: `host-pid`.
