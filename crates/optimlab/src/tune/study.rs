@@ -255,8 +255,8 @@ fn direction_name(d: Direction) -> &'static str {
 
 fn short_json(v: Option<&Value>) -> String {
     let text = v.map_or("nothing".to_string(), |v| v.to_string());
-    if text.len() > 60 {
-        format!("{}…", &text[..text.floor_char_boundary(60)])
+    if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(60).collect::<String>())
     } else {
         text
     }
@@ -437,6 +437,9 @@ impl TrialRun<'_> {
     }
 }
 
+/// Told about each trial a worker finishes.
+pub type TrialCallback = Arc<dyn Fn(&TrialOutcome) + Send + Sync>;
+
 /// How a worker runs trials.
 #[derive(Clone)]
 pub struct WorkerOptions {
@@ -451,7 +454,7 @@ pub struct WorkerOptions {
     /// Set to stop the worker after its current trial.
     pub stop: Option<Arc<AtomicBool>>,
     /// Told about each trial this worker finishes (progress lines).
-    pub on_trial: Option<Arc<dyn Fn(&TrialOutcome) + Send + Sync>>,
+    pub on_trial: Option<TrialCallback>,
 }
 
 impl Default for WorkerOptions {

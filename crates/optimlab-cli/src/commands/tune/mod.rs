@@ -11,7 +11,7 @@ use objective::{Final, Metric, Objective, ObjectiveSpec};
 use optimlab::tune::study::{self, Study, TrialOutcome, WorkerOptions};
 use optimlab::tune::{FrozenTrial, Space, Storage, TrialState};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -542,9 +542,4 @@ fn copy(a: CopyArgs) -> Result<()> {
         a.to
     );
     Ok(())
-}
-
-/// A folder for the report, created if missing.
-pub fn report_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
