@@ -677,3 +677,114 @@ fn journal_round_trip_through_optuna() {
     let next = s.claim_trial(st, "w", long, None).unwrap().unwrap();
     assert_eq!(next.number, 5);
 }
+
+const OPTUNA_WRITER: &str = r#"
+import sys
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+storage = JournalStorage(JournalFileBackend(sys.argv[1]))
+study = optuna.load_study(study_name="shared", storage=storage)
+def objective(t):
+    x = t.suggest_float("x", -1.0, 1.0)
+    t.report(x, 0)
+    return x * x
+study.optimize(objective, n_trials=int(sys.argv[2]))
+again = JournalStorage(JournalFileBackend(sys.argv[1]))
+print("optuna sees", len(again.get_all_trials(again.get_study_id_from_name("shared"))))
+"#;
+
+/// Optuna and two optimlab workers write one journal at the same time: the shared lock keeps
+/// every line whole, numbers are 0..N with no gap or repeat, and Optuna reads the result.
+#[test]
+fn journal_shared_with_concurrent_optuna_writer() {
+    let Some(python) = python_with_optuna() else {
+        eprintln!("skipped: optuna not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (path, url) = journal_path(&dir);
+    let st = storage::open(&url)
+        .unwrap()
+        .create_study("shared", Direction::Minimize, &BTreeMap::new())
+        .unwrap()
+        .id;
+    let optuna = std::process::Command::new(&python)
+        .args(["-c", OPTUNA_WRITER])
+        .arg(&path)
+        .arg("40")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Start once Optuna writes, so that both really write at the same time.
+    let initial = std::fs::metadata(&path).unwrap().len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::metadata(&path).unwrap().len() == initial {
+        assert!(std::time::Instant::now() < deadline, "optuna never wrote");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let x = optimlab::tune::Distribution::Float {
+        low: -1.0,
+        high: 1.0,
+        step: None,
+        log: false,
+    };
+    let ours: Vec<_> = (0..2)
+        .map(|w| {
+            let (url, x) = (url.clone(), x.clone());
+            std::thread::spawn(move || {
+                let s = storage::open(&url).unwrap();
+                let worker = format!("w{w}");
+                for i in 0..40 {
+                    let t = s
+                        .claim_trial(st, &worker, Duration::from_secs(60), None)
+                        .unwrap()
+                        .unwrap();
+                    s.set_param(t.id, &worker, "x", &x, 0.5).unwrap();
+                    s.report(t.id, &worker, 0, 0.5).unwrap();
+                    s.finish(t.id, &worker, TrialState::Complete, Some(i as f64))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in ours {
+        h.join().unwrap();
+    }
+    let out = optuna.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "optuna failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("optuna sees 120"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let trials = storage::open(&url).unwrap().trials(st).unwrap();
+    assert_eq!(trials.len(), 120);
+    for (i, t) in trials.iter().enumerate() {
+        assert_eq!(t.number, i as u64);
+        assert_eq!(t.state, TrialState::Complete, "trial {i}");
+        assert_eq!(t.intermediate.len(), 1, "trial {i}");
+        assert!(t.params.contains_key("x"));
+    }
+    let ours = trials
+        .iter()
+        .filter(|t| t.system_attrs.contains_key("optimlab:lease"))
+        .count();
+    assert_eq!(ours, 80);
+    let interleaved = trials
+        .windows(2)
+        .filter(|w| {
+            w[0].system_attrs.contains_key("optimlab:lease")
+                != w[1].system_attrs.contains_key("optimlab:lease")
+        })
+        .count();
+    eprintln!("optuna and optimlab trials alternate {interleaved} times");
+    assert!(interleaved >= 2, "the writers overlapped in time");
+}
