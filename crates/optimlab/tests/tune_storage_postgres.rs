@@ -7,6 +7,8 @@
 //! Each test works in a schema of its own (`search_path` in the URL's `options`), so tests run
 //! in parallel without seeing each other's studies.
 
+mod storage_conformance;
+
 use optimlab::tune::TuneError;
 use optimlab::tune::distribution::Distribution;
 use optimlab::tune::storage::postgres::PostgresStorage;
@@ -17,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
+use storage_conformance::{CASES, Caps, Fixture};
 
 fn server() -> Option<String> {
     match std::env::var("OPTIMLAB_TEST_POSTGRES") {
@@ -38,8 +41,23 @@ fn with_param(url: &str, key: &str, value: &str) -> String {
     format!("{url}{sep}{key}={value}")
 }
 
-/// A URL whose connections work in a new, empty schema.
-fn fresh(url: &str) -> String {
+/// A new, empty schema for one test: `url` works in it; dropped with everything in it when the
+/// test ends.
+struct Scratch {
+    base: String,
+    schema: String,
+    url: String,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.base, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema));
+        }
+    }
+}
+
+fn fresh(base: &str) -> Scratch {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -50,10 +68,14 @@ fn fresh(url: &str) -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    admin(url)
+    admin(base)
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .unwrap();
-    with_param(url, "options", &format!("-csearch_path%3D{schema}"))
+    Scratch {
+        base: base.to_string(),
+        url: with_param(base, "options", &format!("-csearch_path%3D{schema}")),
+        schema,
+    }
 }
 
 fn open(url: &str) -> PostgresStorage {
@@ -72,40 +94,10 @@ fn float() -> Distribution {
 }
 
 #[test]
-fn studies_by_unique_name_with_attributes() {
-    let Some(url) = server() else { return };
-    let s = open(&fresh(&url));
-    let mut sys = BTreeMap::new();
-    sys.insert(attrs::SPACE.to_string(), json!({"lr": "float"}));
-    let a = s.create_study("a", Direction::Maximize, &sys).unwrap();
-    assert_eq!(a.system_attrs, sys);
-    let err = s
-        .create_study("a", Direction::Minimize, &BTreeMap::new())
-        .unwrap_err();
-    assert!(matches!(err, TuneError::StudyMismatch(_)), "{err}");
-    s.create_study("b", Direction::Minimize, &BTreeMap::new())
-        .unwrap();
-    s.set_study_user_attr(a.id, "note", &json!("hello"))
-        .unwrap();
-    s.set_study_user_attr(a.id, "note", &json!("again"))
-        .unwrap();
-    let found = s.find_study("a").unwrap().unwrap();
-    assert_eq!(found.direction, Direction::Maximize);
-    assert_eq!(found.user_attrs["note"], json!("again"));
-    assert_eq!(found.system_attrs, sys);
-    assert!(s.find_study("zzz").unwrap().is_none());
-    let names: Vec<String> = s.studies().unwrap().into_iter().map(|x| x.name).collect();
-    assert_eq!(names, ["a", "b"]);
-    assert!(matches!(
-        s.set_study_user_attr(999_999, "k", &json!(1)),
-        Err(TuneError::NoStudy(_))
-    ));
-}
-
-#[test]
 fn trial_lifecycle_reads_back_everything() {
     let Some(url) = server() else { return };
-    let s = open(&fresh(&url));
+    let scratch = fresh(&url);
+    let s = open(&scratch.url);
     let st = s
         .create_study("life", Direction::Minimize, &BTreeMap::new())
         .unwrap();
@@ -116,7 +108,7 @@ fn trial_lifecycle_reads_back_everything() {
     assert_eq!(start.len(), 26, "{start}");
     assert_eq!(&start[10..11], "T");
     let cat = Distribution::Categorical {
-        choices: vec![json!("relu"), json!(3), json!(null)]
+        choices: [json!("relu"), json!(3), json!(null)]
             .iter()
             .map(|v| optimlab::tune::ParamValue::from_json(v).unwrap())
             .collect(),
@@ -159,82 +151,13 @@ fn trial_lifecycle_reads_back_everything() {
     ));
 }
 
-/// Claims from 8 connections at once: numbers 0..199 with no gap or repeat.
-#[test]
-fn numbering_under_concurrent_claims() {
-    let Some(url) = server() else { return };
-    let url = fresh(&url);
-    let st = open(&url)
-        .create_study("n", Direction::Minimize, &BTreeMap::new())
-        .unwrap();
-    let barrier = Arc::new(Barrier::new(8));
-    let handles: Vec<_> = (0..8)
-        .map(|w| {
-            let (url, barrier) = (url.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let s = open(&url);
-                barrier.wait();
-                (0..25)
-                    .map(|_| {
-                        let t = s
-                            .claim_trial(st.id, &format!("w{w}"), LONG, None)
-                            .unwrap()
-                            .unwrap();
-                        s.finish(t.id, &format!("w{w}"), TrialState::Complete, Some(1.0))
-                            .unwrap();
-                        t.number
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut numbers: Vec<u64> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
-    numbers.sort();
-    assert_eq!(numbers, (0..200).collect::<Vec<_>>());
-}
-
-/// A budget of 50 with 8 racing connections: exactly 50 trials.
-#[test]
-fn budget_holds_under_concurrent_claims() {
-    let Some(url) = server() else { return };
-    let url = fresh(&url);
-    let st = open(&url)
-        .create_study("b", Direction::Minimize, &BTreeMap::new())
-        .unwrap();
-    let barrier = Arc::new(Barrier::new(8));
-    let handles: Vec<_> = (0..8)
-        .map(|w| {
-            let (url, barrier) = (url.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let s = open(&url);
-                barrier.wait();
-                let mut got = 0;
-                while let Some(t) = s
-                    .claim_trial(st.id, &format!("w{w}"), LONG, Some(50))
-                    .unwrap()
-                {
-                    s.finish(t.id, &format!("w{w}"), TrialState::Complete, Some(0.0))
-                        .unwrap();
-                    got += 1;
-                }
-                got
-            })
-        })
-        .collect();
-    let total: u32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    assert_eq!(total, 50);
-    assert_eq!(open(&url).trials(st.id).unwrap().len(), 50);
-}
-
 /// A lease runs out by the server's clock; the reaper fails the trial and re-queues it with
 /// the same parameters; the old worker is fenced off; retries are bounded.
 #[test]
 fn lease_expires_by_server_clock_and_is_requeued() {
     let Some(url) = server() else { return };
-    let url = fresh(&url);
+    let scratch = fresh(&url);
+    let url = scratch.url.clone();
     let s = open(&url);
     let st = s
         .create_study("lease", Direction::Minimize, &BTreeMap::new())
@@ -307,7 +230,8 @@ fn lease_expires_by_server_clock_and_is_requeued() {
 #[test]
 fn claims_skip_a_locked_waiting_trial() {
     let Some(url) = server() else { return };
-    let url = fresh(&url);
+    let scratch = fresh(&url);
+    let url = scratch.url.clone();
     let s = open(&url);
     let st = s
         .create_study("skip", Direction::Minimize, &BTreeMap::new())
@@ -338,49 +262,12 @@ fn claims_skip_a_locked_waiting_trial() {
     assert_ne!(c.id, t.id);
 }
 
-/// K connections race for one Waiting trial: exactly one gets it.
-#[test]
-fn one_winner_for_one_waiting_trial() {
-    let Some(url) = server() else { return };
-    let url = fresh(&url);
-    let s = open(&url);
-    let st = s
-        .create_study("race", Direction::Minimize, &BTreeMap::new())
-        .unwrap();
-    s.claim_trial(st.id, "w", Duration::from_millis(50), None)
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(150));
-    assert_eq!(s.reap_expired(st.id, 3).unwrap(), [0]);
-    let k = 6;
-    let barrier = Arc::new(Barrier::new(k));
-    let handles: Vec<_> = (0..k)
-        .map(|w| {
-            let (url, barrier) = (url.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let s = open(&url);
-                barrier.wait();
-                s.claim_trial(st.id, &format!("k{w}"), LONG, None)
-                    .unwrap()
-                    .unwrap()
-                    .number
-            })
-        })
-        .collect();
-    let numbers: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(
-        numbers.iter().filter(|&&n| n == 1).count(),
-        1,
-        "{numbers:?}"
-    );
-    let set: BTreeSet<u64> = numbers.iter().copied().collect();
-    assert_eq!(set, (1..=k as u64).collect());
-}
-
 /// Two reapers at once fail each expired trial once and re-queue it once.
 #[test]
 fn racing_reapers_requeue_once() {
     let Some(url) = server() else { return };
-    let url = fresh(&url);
+    let scratch = fresh(&url);
+    let url = scratch.url.clone();
     let s = open(&url);
     let st = s
         .create_study("reap", Direction::Minimize, &BTreeMap::new())
@@ -431,7 +318,8 @@ fn racing_reapers_requeue_once() {
 fn reconnects_after_the_server_drops_the_connection() {
     let Some(url) = server() else { return };
     let name = format!("optimlab_drop_{}", std::process::id());
-    let base = fresh(&url);
+    let scratch = fresh(&url);
+    let base = scratch.url.clone();
     let url = with_param(&base, "application_name", &name);
     let s = open(&url);
     let st = s
@@ -464,7 +352,8 @@ fn reconnects_after_the_server_drops_the_connection() {
 #[test]
 fn concurrent_first_connections_share_one_schema() {
     let Some(url) = server() else { return };
-    let url = fresh(&url);
+    let scratch = fresh(&url);
+    let url = scratch.url.clone();
     let barrier = Arc::new(Barrier::new(8));
     let handles: Vec<_> = (0..8)
         .map(|_| {
@@ -486,32 +375,10 @@ fn concurrent_first_connections_share_one_schema() {
 }
 
 #[test]
-fn reopened_storage_sees_everything() {
-    let Some(url) = server() else { return };
-    let url = fresh(&url);
-    let (study, trial) = {
-        let s = open(&url);
-        let st = s
-            .create_study("keep", Direction::Maximize, &BTreeMap::new())
-            .unwrap();
-        let t = s.claim_trial(st.id, "w", LONG, None).unwrap().unwrap();
-        s.set_param(t.id, "w", "lr", &float(), 0.1).unwrap();
-        s.report(t.id, "w", 0, 0.7).unwrap();
-        (st.id, t.id)
-    };
-    let s = open(&url);
-    assert_eq!(s.find_study("keep").unwrap().unwrap().id, study);
-    let trials = s.trials(study).unwrap();
-    assert_eq!(trials[0].id, trial);
-    assert_eq!(trials[0].state, TrialState::Running);
-    assert_eq!(trials[0].intermediate[&0], 0.7);
-    s.finish(trial, "w", TrialState::Pruned, None).unwrap();
-}
-
-#[test]
 fn import_copies_a_trial_as_it_is() {
     let Some(url) = server() else { return };
-    let s = open(&fresh(&url));
+    let scratch = fresh(&url);
+    let s = open(&scratch.url);
     let a = s
         .create_study("src", Direction::Minimize, &BTreeMap::new())
         .unwrap();
@@ -557,6 +424,27 @@ fn import_copies_a_trial_as_it_is() {
         s.import_trial(987_654, &src),
         Err(TuneError::NoStudy(_))
     ));
+    // An imported Running trial keeps its lease (kept in columns, shown as the attribute):
+    // an expired one is reaped like any other, a live one is not.
+    let mut running = src.clone();
+    running.state = TrialState::Running;
+    running.system_attrs.insert(
+        attrs::LEASE.into(),
+        json!({"worker": "gone", "expires": 1_000_000_000.5}),
+    );
+    assert_eq!(s.import_trial(b.id, &running).unwrap(), 2);
+    running.system_attrs.insert(
+        attrs::LEASE.into(),
+        json!({"worker": "alive", "expires": 4_000_000_000.0}),
+    );
+    assert_eq!(s.import_trial(b.id, &running).unwrap(), 3);
+    let back = s.trials(b.id).unwrap();
+    assert_eq!(
+        back[2].system_attrs[attrs::LEASE],
+        json!({"worker": "gone", "expires": 1_000_000_000.5})
+    );
+    assert_eq!(s.reap_expired(b.id, 0).unwrap(), [2]);
+    assert!(s.heartbeat(back[3].id, "alive", LONG).is_ok());
 }
 
 /// Unreachable servers and refused logins are one-line errors naming the host, never the
@@ -614,11 +502,64 @@ fn connection_failures_are_one_line_and_name_the_host() {
 #[test]
 fn newer_schema_is_refused() {
     let Some(url) = server() else { return };
-    let url = fresh(&url);
+    let scratch = fresh(&url);
+    let url = scratch.url.clone();
     drop(open(&url));
     admin(&url)
         .batch_execute("UPDATE optimlab_schema_version SET version = 99")
         .unwrap();
     let err = PostgresStorage::connect(&url).err().unwrap().to_string();
     assert!(err.contains("version 99"), "{err}");
+}
+
+/// The conformance suite: each case on a fresh schema, every handle a new connection.
+fn run_case(name: &str) {
+    let Some(base) = server() else { return };
+    let (_, case) = CASES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no conformance case {name}"));
+    let make = || {
+        let scratch = fresh(&base);
+        let url = scratch.url.clone();
+        Fixture::new(move || Box::new(open(&url)) as Box<dyn Storage>, scratch)
+    };
+    case(&make, &Caps { persistent: true });
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod conformance {
+            $(
+                #[test]
+                fn $case() {
+                    super::run_case(stringify!($case));
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    studies,
+    lifecycle,
+    numbering_concurrent,
+    budget_concurrent,
+    one_winner_for_waiting,
+    reap_and_requeue,
+    fencing,
+    reopen_after_crash,
+    import_round_trip,
+);
+
+/// Every case of the suite has a test here.
+#[test]
+fn conformance_covers_every_case() {
+    let here = include_str!("tune_storage_postgres.rs");
+    for (name, _) in CASES {
+        assert!(
+            here.contains(&format!("    {name},\n")),
+            "case {name} is not run"
+        );
+    }
 }
