@@ -121,16 +121,36 @@ fn asha_judges_a_rung_by_the_first_value_reported_at_or_past_it() {
     let t0 = trial(0, TrialState::Complete, &[(1, 10.0), (3, 10.0), (5, 0.0)]);
     // Trial 1 at step 2 with 9.0: among {10, 9} the best ⌊2/2⌋ = 1 is itself → goes on.
     let t1 = trial(1, TrialState::Running, &[(2, 9.0)]);
-    assert!(!decide(&asha, &[t0.clone()], &t1, Direction::Minimize));
+    assert!(!decide(
+        &asha,
+        std::slice::from_ref(&t0),
+        &t1,
+        Direction::Minimize
+    ));
     // With 11.0 it is not the best → pruned.
     let t1 = trial(1, TrialState::Running, &[(2, 11.0)]);
-    assert!(decide(&asha, &[t0.clone()], &t1, Direction::Minimize));
+    assert!(decide(
+        &asha,
+        std::slice::from_ref(&t0),
+        &t1,
+        Direction::Minimize
+    ));
     // Between rungs nothing is decided, however bad the value.
     let t1 = trial(1, TrialState::Running, &[(2, 9.0), (3, 1e9)]);
-    assert!(!decide(&asha, &[t0.clone()], &t1, Direction::Minimize));
+    assert!(!decide(
+        &asha,
+        std::slice::from_ref(&t0),
+        &t1,
+        Direction::Minimize
+    ));
     // A NaN at a rung is pruned; a NaN between rungs is left to the next rung.
     let t1 = trial(1, TrialState::Running, &[(2, f64::NAN)]);
-    assert!(decide(&asha, &[t0.clone()], &t1, Direction::Minimize));
+    assert!(decide(
+        &asha,
+        std::slice::from_ref(&t0),
+        &t1,
+        Direction::Minimize
+    ));
     let t1 = trial(1, TrialState::Running, &[(2, 9.0), (3, f64::NAN)]);
     assert!(!decide(&asha, &[t0], &t1, Direction::Minimize));
 }
@@ -159,7 +179,12 @@ fn asha_bootstrap_prunes_until_enough_trials_reached_the_rung() {
     let good = trial(1, TrialState::Running, &flat(0.0, 1, 1));
     let first = trial(0, TrialState::Complete, &flat(5.0, 1, 9));
     // 2 values at the rung (≤ bootstrap_count): pruned even though the best.
-    assert!(decide(&asha, &[first.clone()], &good, Direction::Minimize));
+    assert!(decide(
+        &asha,
+        std::slice::from_ref(&first),
+        &good,
+        Direction::Minimize
+    ));
     let second = trial(2, TrialState::Complete, &flat(6.0, 1, 9));
     assert!(!decide(&asha, &[first, second], &good, Direction::Minimize));
 }
