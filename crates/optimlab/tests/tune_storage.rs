@@ -333,7 +333,7 @@ fn journal_unknown_op_code_is_an_error() {
         .open(&path)
         .unwrap();
     std::io::Write::write_all(&mut f, b"{\"op_code\":99,\"worker_id\":\"x\"}\n").unwrap();
-    let err = s.find_study("s").err().expect("unknown op").to_string();
+    let err = s.find_study("s").expect_err("unknown op").to_string();
     assert!(
         err.contains("line 2") && err.contains("op_code 99"),
         "{err}"

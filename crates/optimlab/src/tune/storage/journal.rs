@@ -26,7 +26,9 @@
 //! Python's `json` writes `NaN`, `Infinity` and `-Infinity` literals; they are read, and
 //! written the same way for non-finite values.
 
-use super::model::{Claim, Model, blank_trial, check_fence, lease_value, requeue_copy, retries_of};
+use super::model::{
+    Claim, Model, blank_trial, check_fence, check_final, lease_value, requeue_copy, retries_of,
+};
 use super::{Storage, StudyInfo, attrs, iso_now, unix_now};
 use crate::tune::distribution::Distribution;
 use crate::tune::error::{Result, TuneError};
@@ -772,7 +774,7 @@ impl Storage for JournalStorage {
         state: TrialState,
         value: Option<f64>,
     ) -> Result<()> {
-        super::memory::check_final(state)?;
+        check_final(state)?;
         self.trial_op(
             trial_id,
             worker,

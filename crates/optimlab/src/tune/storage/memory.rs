@@ -1,10 +1,10 @@
 //! A storage in this process only: one model behind a mutex, shared by threads through `Arc`.
 //! For tests and one-off runs; nothing survives the process.
 
-use super::model::{Model, check_fence, lease_value};
+use super::model::{Model, check_fence, check_final, lease_value};
 use super::{Storage, StudyInfo, attrs, iso_now};
 use crate::tune::distribution::Distribution;
-use crate::tune::error::{Result, TuneError};
+use crate::tune::error::Result;
 use crate::tune::trial::{Direction, FrozenTrial, TrialState};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -25,18 +25,6 @@ impl MemoryStorage {
         // A panic while holding the lock leaves the model consistent (every change is a
         // single assignment or push), so a poisoned lock is still usable.
         self.model.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Checks a state that ends a trial.
-pub(crate) fn check_final(state: TrialState) -> Result<()> {
-    if state.is_finished() {
-        Ok(())
-    } else {
-        Err(TuneError::Storage(format!(
-            "a trial can only finish as COMPLETE, PRUNED or FAIL, not {}",
-            state.name()
-        )))
     }
 }
 

@@ -16,6 +16,15 @@
 //! **Budget.** [`Storage::claim_trial`] takes a study-wide budget: it creates a new trial only
 //! while fewer than `budget` trials count. A failed trial that was re-queued does not count
 //! (its retry does), so a crash does not eat the budget.
+//!
+//! **Shared rules.** Every back end behaves the same, checked by the conformance suite
+//! (`tests/storage_conformance`): trial numbers 0, 1, 2, … per study under any number of
+//! concurrent writers; a claim takes the lowest-numbered Waiting trial before creating one;
+//! reaping marks the failed trial with `optimlab:requeued_as` before re-queueing a copy with
+//! `optimlab:retry_of`, `optimlab:retries` and Optuna's `fixed_params`. Trials run by Optuna
+//! workers in a shared journal carry no lease: our workers cannot write to them and the reaper
+//! leaves them alone. Datetimes are written as Optuna 4/5 writes them into a journal, UTC with
+//! the zone: `2024-05-01T10:00:00.123456+00:00`.
 
 pub mod journal;
 pub mod memory;

@@ -72,6 +72,18 @@ pub(crate) fn check_fence(t: &FrozenTrial, worker: &str) -> Result<()> {
     }
 }
 
+/// Checks a state that ends a trial.
+pub(crate) fn check_final(state: TrialState) -> Result<()> {
+    if state.is_finished() {
+        Ok(())
+    } else {
+        Err(TuneError::Storage(format!(
+            "a trial can only finish as COMPLETE, PRUNED or FAIL, not {}",
+            state.name()
+        )))
+    }
+}
+
 /// Whether a trial counts toward the study's budget: everything but failed trials that were
 /// re-queued (their retry counts instead).
 pub(crate) fn counts_for_budget(t: &FrozenTrial) -> bool {

@@ -11,7 +11,9 @@
 //! values by step; NULL stands for NaN, which SQLite cannot store), `trial_attrs`. Attribute
 //! values are JSON text; `kind` is 0 for user and 1 for system attributes.
 
-use super::model::{blank_trial, check_fence, lease_of, lease_value, requeue_copy, retries_of};
+use super::model::{
+    blank_trial, check_fence, check_final, lease_of, lease_value, requeue_copy, retries_of,
+};
 use super::{Storage, StudyInfo, attrs, iso_now, unix_now};
 use crate::tune::distribution::Distribution;
 use crate::tune::error::{Result, TuneError};
@@ -665,7 +667,7 @@ impl Storage for SqliteStorage {
         state: TrialState,
         value: Option<f64>,
     ) -> Result<()> {
-        super::memory::check_final(state)?;
+        check_final(state)?;
         self.write(|c| {
             self.fenced(c, trial_id, worker)?;
             c.execute(
