@@ -53,11 +53,18 @@ for config, seeds in runs.items():
                 None if e is None else e / random[seed]["total_epochs"]
             )
     reached = [x for x in reach if x is not None]
+    # Seeds where this configuration's final best is at least random search's (same seed).
+    at_least = [
+        s["final_best"] >= random[seed]["final_best"]
+        for seed, s in seeds.items()
+        if seed in random and None not in (s["final_best"], random[seed]["final_best"])
+    ]
     summary[config] = {
         "seeds": len(seeds),
         "median_final_best_val_acc": statistics.median(finals) if finals else None,
         "median_total_epochs": statistics.median(totals) if totals else None,
         "seeds_reaching_random_best": f"{len(reached)}/{len(reach)}",
+        "seeds_final_best_at_least_random": f"{sum(at_least)}/{len(at_least)}",
         "median_epoch_fraction_to_reach_random_best": (
             statistics.median([x if x is not None else float("inf") for x in reach])
             if reach

@@ -534,3 +534,45 @@ fn the_pruner_stops_trials_and_keeps_their_last_value() {
         }
     }
 }
+
+#[test]
+fn export_and_import_copy_every_trial_between_storages() {
+    let dir = temp_dir("tune-copy");
+    let space = write_space(&dir, 2, "16", "");
+    assert_ok(&optimlab_in(
+        &dir,
+        &[
+            "tune",
+            "run",
+            "--study",
+            "s",
+            "--storage",
+            "sqlite:a.db",
+            "--space",
+            &space,
+            "--trials",
+            "4",
+            "--sampler",
+            "random",
+            "--pruner",
+            "threshold:lower=0.5",
+            "--quiet",
+        ],
+    ));
+    let copy = |cmd: &str, from: &str, to: &str| {
+        optimlab_in(
+            &dir,
+            &["tune", cmd, "--study", "s", "--from", from, "--to", to],
+        )
+    };
+    assert_ok(&copy("export", "sqlite:a.db", "journal:s.jsonl"));
+    assert_ok(&copy("import", "journal:s.jsonl", "sqlite:b.db"));
+    let a = results(&dir, "s", "sqlite:a.db");
+    let b = results(&dir, "s", "sqlite:b.db");
+    assert_eq!(a["trials"], b["trials"]);
+    assert_eq!(a["settings"], b["settings"]);
+    // A copy never merges into an existing study.
+    let out = copy("export", "sqlite:a.db", "sqlite:b.db");
+    assert_one_line_error(&out, "exists there already");
+    assert_eq!(results(&dir, "s", "sqlite:b.db")["trials"], a["trials"]);
+}
