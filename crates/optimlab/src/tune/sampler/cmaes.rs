@@ -27,6 +27,7 @@ use crate::tune::space::Space;
 use crate::tune::trial::{Direction, FrozenTrial, Params, TrialState};
 use rand::RngExt;
 use rand_distr::StandardNormal;
+use std::collections::BTreeMap;
 
 /// The CMA-ES sampler.
 pub struct CmaEsSampler {
@@ -133,21 +134,28 @@ impl CmaEsSampler {
         let lambda = self.popsize(d);
         let mut state = CmaState::new(d, lambda, self.sigma0);
         let generation = number / lambda as u64;
-        for g in 0..generation {
-            let lo = g * lambda as u64;
-            let hi = lo + lambda as u64;
-            let mut members: Vec<(f64, u64, Vec<f64>)> = trials
+        // One pass groups the usable trials by generation (numbers past `number` are ignored).
+        let mut by_generation: BTreeMap<u64, Vec<(f64, u64, Vec<f64>)>> = BTreeMap::new();
+        for t in trials {
+            let g = t.number / lambda as u64;
+            if g >= generation || t.state != TrialState::Complete {
+                continue;
+            }
+            let Some(value) = t.value.filter(|v| !v.is_nan()) else {
+                continue;
+            };
+            let x = dims
                 .iter()
-                .filter(|t| t.number >= lo && t.number < hi && t.state == TrialState::Complete)
-                .filter_map(|t| {
-                    let value = t.value.filter(|v| !v.is_nan())?;
-                    let x = dims
-                        .iter()
-                        .map(|dim| dim.normalise(t.params.get(&dim.name)?.1))
-                        .collect::<Option<Vec<f64>>>()?;
-                    Some((value, t.number, x))
-                })
-                .collect();
+                .map(|dim| dim.normalise(t.params.get(&dim.name)?.1))
+                .collect::<Option<Vec<f64>>>();
+            if let Some(x) = x {
+                by_generation
+                    .entry(g)
+                    .or_default()
+                    .push((value, t.number, x));
+            }
+        }
+        for (_, mut members) in by_generation {
             if members.len() < 2 {
                 continue;
             }
