@@ -279,6 +279,18 @@ fn journal_torn_tail_is_ignored_and_not_built_upon() {
 }
 
 #[test]
+fn journal_unreachable_path_is_one_line_error() {
+    let err = storage::open("journal:/no/such/dir/study.log")
+        .err()
+        .expect("missing folder")
+        .to_string();
+    assert!(
+        err.contains("/no/such/dir/study.log") && !err.contains('\n'),
+        "{err}"
+    );
+}
+
+#[test]
 fn journal_corrupt_middle_line_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let (path, url) = journal_path(&dir);

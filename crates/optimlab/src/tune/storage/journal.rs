@@ -23,6 +23,9 @@
 //! still recognised (JSON that ends early) and skipped; any other unreadable line, or an
 //! unknown op code, is an error naming the line. Nothing is ever rewritten.
 //!
+//! A study's direction is the first of Optuna's `directions` (optimlab studies have one
+//! objective); Optuna's NOT_SET reads as minimise.
+//!
 //! Python's `json` writes `NaN`, `Infinity` and `-Infinity` literals; they are read, and
 //! written the same way for non-finite values.
 

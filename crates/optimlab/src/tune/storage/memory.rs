@@ -1,7 +1,9 @@
 //! A storage in this process only: one model behind a mutex, shared by threads through `Arc`.
 //! For tests and one-off runs; nothing survives the process.
 
-use super::model::{Model, check_fence, check_final, lease_value};
+/// Checks a state that ends a trial (shared by the back ends).
+pub(crate) use super::model::check_final;
+use super::model::{Model, check_fence, lease_value};
 use super::{Storage, StudyInfo, attrs, iso_now};
 use crate::tune::distribution::Distribution;
 use crate::tune::error::Result;

@@ -9,7 +9,11 @@
 //! Schema (version 1): `optimlab_meta` (the schema version), `studies`, `study_attrs`,
 //! `trials`, `trial_params` (the distribution as Optuna's JSON), `trial_values` (intermediate
 //! values by step; NULL stands for NaN, which SQLite cannot store), `trial_attrs`. Attribute
-//! values are JSON text; `kind` is 0 for user and 1 for system attributes.
+//! values are JSON text; `kind` is 0 for user and 1 for system attributes. A trial value of
+//! NaN reads back as no value (SQLite turns NaN into NULL).
+//!
+//! `synchronous=NORMAL` (the WAL default advice): a commit survives a crash of the process;
+//! the last commits before a power loss may be lost, never the file's consistency.
 
 use super::model::{
     blank_trial, check_fence, check_final, lease_of, lease_value, requeue_copy, retries_of,
