@@ -628,9 +628,15 @@ fn run_trial(
     let sampled = match study.sampler.sample(&ctx) {
         Ok(p) => p,
         Err(e) => {
-            // A sampler that cannot propose fails the trial; the study stops on its own
-            // error only when it repeats, which the caller sees as a storage error.
+            // A sampler that cannot propose fails this trial (with the reason) and the
+            // worker goes on to the next one.
             let msg = format!("sampler {}: {e}", study.sampler.name());
+            if let Err(e) =
+                storage.set_trial_user_attr(trial.id, worker, "fail_reason", &json!(msg))
+                && !matches!(e, TuneError::LeaseLost { .. })
+            {
+                return Err(e);
+            }
             return finish(study, worker, trial, TrialState::Fail, None, Some(msg));
         }
     };
@@ -753,4 +759,120 @@ fn finish(
         error,
         best,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tune::distribution::Distribution;
+    use crate::tune::space::ParamSpec;
+    use crate::tune::storage::memory::MemoryStorage;
+
+    fn space(high: f64) -> Space {
+        Space {
+            params: vec![ParamSpec::new(
+                "x",
+                Distribution::Float {
+                    low: 0.0,
+                    high,
+                    step: None,
+                    log: false,
+                },
+            )],
+        }
+    }
+
+    fn settings(budget: u64) -> Value {
+        json!({"sampler": "random", "pruner": "none", "seed": 3, "budget": budget, "train": {"epochs": 2}})
+    }
+
+    #[test]
+    fn workers_share_the_budget_and_failures_do_not_stop_the_study() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let study = Study::create_or_open(
+            storage,
+            "s",
+            Direction::Maximize,
+            &space(1.0),
+            &settings(12),
+        )
+        .unwrap();
+        let objective = |t: &mut TrialRun| -> ObjectiveResult {
+            let x = t.float("x").unwrap();
+            t.report(1, x / 2.0)?;
+            if t.number() % 4 == 3 {
+                return Err(TrialStop::Failed("odd one out".into()));
+            }
+            Ok(x)
+        };
+        let report = run_workers(&study, 3, "w", &WorkerOptions::default(), &objective).unwrap();
+        assert_eq!(report.complete + report.failed, 12);
+        assert_eq!(report.failed, 3);
+        let trials = study.trials().unwrap();
+        assert_eq!(trials.len(), 12);
+        let best = study.best_trial().unwrap().unwrap();
+        let max = trials
+            .iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .map(|t| t.value.unwrap())
+            .fold(f64::MIN, f64::max);
+        assert_eq!(best.value, Some(max));
+        assert_eq!(study.status().unwrap()["FAIL"], 3);
+        assert_eq!(
+            trials[3].user_attrs.get("fail_reason"),
+            Some(&json!("odd one out"))
+        );
+        // Budget spent: a new worker has nothing to do.
+        let again = run_worker(&study, "late", &WorkerOptions::default(), &objective).unwrap();
+        assert_eq!(again, WorkerReport::default());
+    }
+
+    #[test]
+    fn reopening_with_another_space_or_objective_is_refused_and_changes_nothing() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        Study::create_or_open(
+            storage.clone(),
+            "s",
+            Direction::Maximize,
+            &space(1.0),
+            &settings(2),
+        )
+        .unwrap();
+        let err = Study::create_or_open(
+            storage.clone(),
+            "s",
+            Direction::Maximize,
+            &space(2.0),
+            &settings(5),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, TuneError::StudyMismatch(_)));
+        assert!(err.to_string().contains("x (changed)"), "{err}");
+        let mut other = settings(5);
+        other["train"] = json!({"epochs": 3});
+        let err = Study::create_or_open(
+            storage.clone(),
+            "s",
+            Direction::Minimize,
+            &space(1.0),
+            &other,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("direction"), "{err}");
+        assert!(err.to_string().contains("train"), "{err}");
+        // Nothing stored changed: the budget is still 2; a matching reopen may raise it.
+        assert_eq!(Study::open(storage.clone(), "s").unwrap().budget(), Some(2));
+        let s = Study::create_or_open(
+            storage.clone(),
+            "s",
+            Direction::Maximize,
+            &space(1.0),
+            &settings(5),
+        )
+        .unwrap();
+        assert_eq!(s.budget(), Some(5));
+        assert_eq!(Study::open(storage, "s").unwrap().budget(), Some(5));
+    }
 }
