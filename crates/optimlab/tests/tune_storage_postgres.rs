@@ -105,7 +105,8 @@ fn trial_lifecycle_reads_back_everything() {
     assert_eq!((t.number, t.state), (0, TrialState::Running));
     assert_eq!(t.system_attrs[attrs::LEASE]["worker"], json!("w1"));
     let start = t.datetime_start.clone().unwrap();
-    assert_eq!(start.len(), 26, "{start}");
+    assert_eq!(start.len(), 32, "{start}");
+    assert!(start.ends_with("+00:00"), "{start}");
     assert_eq!(&start[10..11], "T");
     let cat = Distribution::Categorical {
         choices: [json!("relu"), json!(3), json!(null)]

@@ -19,7 +19,7 @@
 //! things (Optuna's own tables are named `studies`, `trials`, …). A schema-version table guards
 //! against opening a database written by a newer optimlab.
 
-use super::model::{requeue_copy, retries_of};
+use super::model::{blank_trial, check_final, requeue_copy, retries_of};
 use super::{Storage, StudyInfo, attrs};
 use crate::tune::distribution::Distribution;
 use crate::tune::error::{Result, TuneError};
@@ -92,8 +92,10 @@ CREATE TABLE IF NOT EXISTS optimlab_trial_attrs (
 );
 ";
 
-/// The server's current time as Optuna writes datetimes (`%Y-%m-%dT%H:%M:%S.%f`, UTC).
-const ISO_NOW: &str = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')";
+/// The server's current time as the other storages write datetimes (Optuna's form, UTC with
+/// the zone: `%Y-%m-%dT%H:%M:%S.%f+00:00`).
+const ISO_NOW: &str =
+    "(to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00')";
 
 const RUNNING: i16 = TrialState::Running as i16;
 const WAITING: i16 = TrialState::Waiting as i16;
@@ -604,17 +606,6 @@ fn fenced(
 const HELD: &str = "WITH held AS (SELECT id FROM optimlab_trials
      WHERE id = $1 AND state = 0 AND lease_worker = $2 FOR SHARE)";
 
-fn check_final(state: TrialState) -> Result<()> {
-    if state.is_finished() {
-        Ok(())
-    } else {
-        Err(TuneError::Storage(format!(
-            "a trial can only finish as COMPLETE, PRUNED or FAIL, not {}",
-            state.name()
-        )))
-    }
-}
-
 impl Storage for PostgresStorage {
     fn create_study(
         &self,
@@ -727,13 +718,31 @@ impl Storage for PostgresStorage {
                             return Ok(None);
                         }
                     }
-                    let number = take_number(&mut tx, study)?;
-                    tx.query_one(
-                        "INSERT INTO optimlab_trials (study_id, number, state)
-                         VALUES ($1, $2, $3) RETURNING id",
-                        &[&study, &number, &WAITING],
-                    )?
-                    .get(0)
+                    // A new trial goes straight to Running: one statement takes the number
+                    // and inserts it, and the trial is built from what it returns.
+                    let row = tx.query_one(
+                        &format!(
+                            "WITH n AS (UPDATE optimlab_studies SET next_number = next_number + 1
+                                 WHERE id = $1 RETURNING next_number - 1 AS number)
+                             INSERT INTO optimlab_trials (study_id, number, state, lease_worker,
+                                 lease_expires, datetime_start)
+                             SELECT $1, number, $2, $3, now() + make_interval(secs => $4), {ISO_NOW}
+                             FROM n
+                             RETURNING id, number, datetime_start,
+                                 extract(epoch FROM lease_expires)::float8"
+                        ),
+                        &[&study, &RUNNING, &worker, &lease],
+                    )?;
+                    tx.commit()?;
+                    let mut t = blank_trial(TrialState::Running);
+                    t.id = row.get::<_, i64>(0) as u64;
+                    t.number = row.get::<_, i64>(1) as u64;
+                    t.datetime_start = row.get(2);
+                    t.system_attrs.insert(
+                        attrs::LEASE.into(),
+                        json!({"worker": worker, "expires": row.get::<_, f64>(3)}),
+                    );
+                    return Ok(Some(t));
                 }
             };
             tx.execute(
