@@ -18,6 +18,11 @@
 //! Tables are prefixed `optimlab_` so that they can live in a database that also holds other
 //! things (Optuna's own tables are named `studies`, `trials`, …). A schema-version table guards
 //! against opening a database written by a newer optimlab.
+//!
+//! The URL takes libpq's parameters: `connect_timeout` (10 s unless given), `application_name`
+//! (`optimlab` unless given), and `options=-csearch_path%3DNAME` to keep the tables in an
+//! existing schema NAME. Connections are unencrypted (`sslmode=require` is refused): reach a
+//! remote server through a private network or a tunnel.
 
 use super::model::{blank_trial, check_final, requeue_copy, retries_of};
 use super::{Storage, StudyInfo, attrs};
