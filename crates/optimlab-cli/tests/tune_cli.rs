@@ -576,3 +576,54 @@ fn export_and_import_copy_every_trial_between_storages() {
     assert_one_line_error(&out, "exists there already");
     assert_eq!(results(&dir, "s", "sqlite:b.db")["trials"], a["trials"]);
 }
+
+#[test]
+fn book_search_prints_the_best_like_the_book_and_writes_a_report() {
+    let dir = temp_dir("tune-book");
+    let out = optimlab_in(
+        &dir,
+        &[
+            "tune",
+            "book-search",
+            "--data",
+            "digits",
+            "--train-limit",
+            "300",
+            "--epochs",
+            "3",
+            "--trials",
+            "6",
+            "--top",
+            "4",
+            "--out",
+            "rep",
+            "--quiet",
+        ],
+    );
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let best: Vec<&str> = text.lines().filter(|l| l.starts_with("Best-")).collect();
+    assert_eq!(best.len(), 4, "{text}");
+    assert!(best[0].starts_with("Best-1(val acc:"), "{text}");
+    assert!(
+        best[0].contains(") | lr:") && best[0].contains(", weight decay:"),
+        "{text}"
+    );
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("rep/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(count(&r, "COMPLETE"), 6);
+    // The printed best is the study's best.
+    let v = r["best"]["value"].as_f64().unwrap();
+    assert!(
+        best[0].contains(&format!("val acc:{v}")),
+        "{} vs {v}",
+        best[0]
+    );
+    for t in trials_of(&r) {
+        let lr = t["params"]["lr"].as_f64().unwrap();
+        let wd = t["params"]["weight_decay"].as_f64().unwrap();
+        assert!((1e-6..=1e-2).contains(&lr) && (1e-8..=1e-4).contains(&wd));
+    }
+    assert!(dir.join("rep/curves.png").is_file() && dir.join("rep/index.html").is_file());
+}
