@@ -40,6 +40,8 @@ enum Command {
     Experiment(commands::experiment::Args),
     /// Download MNIST / Fashion-MNIST (checksummed) or describe a data source.
     Data(commands::data::Args),
+    /// Hyperparameter search: run a study, join it as a worker, inspect, copy and report it.
+    Tune(commands::tune::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::model::export(args),
         Command::Gradcheck(args) => commands::model::gradcheck(args),
         Command::Data(args) => commands::data::run(args),
+        Command::Tune(args) => commands::tune::run(args),
         Command::Experiment(args) => commands::experiment::run(args),
     };
     match result {

@@ -5,11 +5,13 @@ mod checkpointing;
 pub mod data;
 mod data_source;
 pub mod experiment;
+pub mod experiment_search;
 pub mod model;
 mod run;
 mod settings;
 pub mod train;
 pub mod trajectory;
+pub mod tune;
 
 /// Parses `X,Y` into a pair of finite numbers.
 pub fn parse_point(s: &str) -> Result<[f64; 2], String> {

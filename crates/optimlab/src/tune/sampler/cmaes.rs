@@ -1,29 +1,636 @@
-//! (in progress)
+//! CMA-ES, the covariance matrix adaptation evolution strategy: the standard (μ/μ_w, λ)-CMA-ES
+//! of Hansen's tutorial ("The CMA Evolution Strategy: A Tutorial", 2016) — recombination
+//! weights, cumulative step-size adaptation (c_σ, d_σ), the evolution path p_c with rank-one
+//! (c_1) and rank-μ (c_μ) covariance updates, and sampling through the eigendecomposition of C.
+//!
+//! The search runs over the numeric parameters active in every trial (those without a
+//! condition and with more than one value), each mapped to [0, 1]: log parameters through
+//! their logarithm, integer and stepped ones over [low − step/2, high + step/2] so that every
+//! grid point has an equal share, rounded to the grid when mapped back. A candidate outside
+//! [0, 1]^d is redrawn (up to 100 times) and then clipped, as Optuna's `cmaes` does.
+//! Categorical and conditional parameters are sampled independently and uniformly, as Optuna's
+//! `CmaEsSampler` does with its independent sampler.
+//!
+//! The sampler keeps no state. The state for trial n is rebuilt from the stored trials: trial
+//! n belongs to generation g = ⌊n / λ⌋; starting from the mean at the centre of the box and
+//! σ0 = 1/6 of the normalised range (Optuna's defaults), the updates of generations 0..g are
+//! replayed, each with the COMPLETE trials of that generation ranked by value (direction
+//! aware). A generation with fewer than λ complete trials updates with those it has when they
+//! are at least 2 (weights and μ_eff for that smaller population), and is skipped otherwise.
+//! Candidate n is then drawn from `rng::stream(seed, Purpose::Other(n))`.
 
 use super::{SampleContext, Sampler};
+use crate::rng::{self, Purpose, Rng};
+use crate::tune::distribution::Distribution;
 use crate::tune::error::{Result, TuneError};
-use crate::tune::trial::Params;
+use crate::tune::space::Space;
+use crate::tune::trial::{Direction, FrozenTrial, Params, TrialState};
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use std::collections::BTreeMap;
 
+/// The CMA-ES sampler.
 pub struct CmaEsSampler {
+    seed: u64,
+    /// λ; `None`: 4 + ⌊3 ln d⌋.
+    popsize: Option<usize>,
+    /// σ0 in the normalised [0, 1] space.
+    sigma0: f64,
     name: String,
 }
 
 impl CmaEsSampler {
-    pub fn new(_seed: u64) -> Self {
+    /// Optuna's defaults: λ = 4 + ⌊3 ln d⌋, σ0 = 1/6, mean at the centre.
+    pub fn new(seed: u64) -> Self {
         Self {
+            seed,
+            popsize: None,
+            sigma0: 1.0 / 6.0,
             name: "cmaes".into(),
         }
     }
+
+    /// `cmaes:popsize=λ,sigma0=s` (each optional): λ ≥ 2 candidates per generation, σ0 in
+    /// (0, 1] of each parameter's normalised range.
+    pub fn parse(options: Option<&str>, seed: u64) -> Result<Self> {
+        let mut sampler = Self::new(seed);
+        let Some(options) = options else {
+            return Ok(sampler);
+        };
+        let bad = |what: String| TuneError::Config(format!("sampler 'cmaes:{options}': {what}"));
+        for item in options.split(',').map(str::trim) {
+            let (key, value) = item.split_once('=').ok_or_else(|| {
+                bad(format!(
+                    "option '{item}' is not key=value (options: popsize, sigma0)"
+                ))
+            })?;
+            match key.trim() {
+                "popsize" => {
+                    let lambda = value
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|l| (2..=100_000).contains(l))
+                        .ok_or_else(|| {
+                            bad(format!("popsize must be a whole number ≥ 2, got '{value}'"))
+                        })?;
+                    sampler = sampler.with_popsize(lambda);
+                }
+                "sigma0" => {
+                    let sigma0 = value
+                        .trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| *s > 0.0 && *s <= 1.0)
+                        .ok_or_else(|| bad(format!("sigma0 must be in (0, 1], got '{value}'")))?;
+                    sampler = sampler.with_sigma0(sigma0);
+                }
+                other => {
+                    return Err(bad(format!(
+                        "unknown option '{other}' (options: popsize, sigma0)"
+                    )));
+                }
+            }
+        }
+        Ok(sampler)
+    }
+
+    /// A fixed population size λ (at least 2).
+    pub fn with_popsize(mut self, lambda: usize) -> Self {
+        self.popsize = Some(lambda.max(2));
+        self
+    }
+
+    /// The initial step size, as a fraction of each parameter's (normalised) range.
+    pub fn with_sigma0(mut self, sigma0: f64) -> Self {
+        self.sigma0 = sigma0;
+        self
+    }
+
+    /// λ for `d` dimensions.
+    pub fn popsize(&self, d: usize) -> usize {
+        self.popsize
+            .unwrap_or_else(|| 4 + (3.0 * (d.max(1) as f64).ln()).floor() as usize)
+    }
+
+    /// The state that trial `number` is sampled from (after replaying the earlier
+    /// generations), for inspection and tests.
+    pub fn state_for(&self, ctx: &SampleContext) -> Option<CmaState> {
+        let dims = Dim::of_space(ctx.space);
+        if dims.is_empty() {
+            return None;
+        }
+        Some(self.replay(&dims, ctx.trials, ctx.number, ctx.direction))
+    }
+
+    fn replay(
+        &self,
+        dims: &[Dim],
+        trials: &[FrozenTrial],
+        number: u64,
+        direction: Direction,
+    ) -> CmaState {
+        let d = dims.len();
+        let lambda = self.popsize(d);
+        let mut state = CmaState::new(d, lambda, self.sigma0);
+        let generation = number / lambda as u64;
+        // One pass groups the usable trials by generation (numbers past `number` are ignored).
+        let mut by_generation: BTreeMap<u64, Vec<(f64, u64, Vec<f64>)>> = BTreeMap::new();
+        for t in trials {
+            let g = t.number / lambda as u64;
+            if g >= generation || t.state != TrialState::Complete {
+                continue;
+            }
+            let Some(value) = t.value.filter(|v| !v.is_nan()) else {
+                continue;
+            };
+            let x = dims
+                .iter()
+                .map(|dim| dim.normalise(t.params.get(&dim.name)?.1))
+                .collect::<Option<Vec<f64>>>();
+            if let Some(x) = x {
+                by_generation
+                    .entry(g)
+                    .or_default()
+                    .push((value, t.number, x));
+            }
+        }
+        for (_, mut members) in by_generation {
+            if members.len() < 2 {
+                continue;
+            }
+            members.sort_by(|a, b| {
+                let by_value = match direction {
+                    Direction::Minimize => a.0.total_cmp(&b.0),
+                    Direction::Maximize => b.0.total_cmp(&a.0),
+                };
+                by_value.then(a.1.cmp(&b.1))
+            });
+            let ranked: Vec<Vec<f64>> = members.into_iter().map(|m| m.2).collect();
+            state.tell(&ranked);
+        }
+        state
+    }
+}
+
+/// One searched coordinate: a numeric parameter and its map to [0, 1].
+struct Dim {
+    name: String,
+    dist: Distribution,
+    /// The transformed interval [a, b] that maps to [0, 1].
+    a: f64,
+    b: f64,
+    log: bool,
+}
+
+impl Dim {
+    /// The numeric parameters of the space that are active in every trial and not constant.
+    fn of_space(space: &Space) -> Vec<Dim> {
+        space
+            .params
+            .iter()
+            .filter(|p| p.when.is_empty() && !p.dist.is_single())
+            .filter_map(|p| Dim::new(&p.name, &p.dist))
+            .collect()
+    }
+
+    fn new(name: &str, dist: &Distribution) -> Option<Dim> {
+        let (lo, hi, half, log) = match *dist {
+            Distribution::Float {
+                low,
+                high,
+                step,
+                log,
+            } => (low, high, step.map_or(0.0, |s| s / 2.0), log && low > 0.0),
+            Distribution::Int {
+                low,
+                high,
+                step,
+                log,
+            } => {
+                let half = if log { 0.5 } else { step as f64 / 2.0 };
+                (low as f64, high as f64, half, log && low >= 1)
+            }
+            Distribution::Categorical { .. } => return None,
+        };
+        let (a, b) = if log {
+            ((lo - half).ln(), (hi + half).ln())
+        } else {
+            (lo - half, hi + half)
+        };
+        (b > a).then(|| Dim {
+            name: name.to_string(),
+            dist: dist.clone(),
+            a,
+            b,
+            log,
+        })
+    }
+
+    /// An internal value's place in [0, 1] (clamped: a stored value of an older space may
+    /// lie outside).
+    fn normalise(&self, internal: f64) -> Option<f64> {
+        if !internal.is_finite() || (self.log && internal <= 0.0) {
+            return None;
+        }
+        let t = if self.log { internal.ln() } else { internal };
+        Some(((t - self.a) / (self.b - self.a)).clamp(0.0, 1.0))
+    }
+
+    /// The internal value at `u` ∈ [0, 1], on the distribution's grid and within its bounds.
+    fn denormalise(&self, u: f64) -> f64 {
+        let t = self.a + u.clamp(0.0, 1.0) * (self.b - self.a);
+        let v = if self.log { t.exp() } else { t };
+        snap(&self.dist, v)
+    }
+}
+
+/// `v` moved onto the distribution's grid and into its bounds.
+fn snap(dist: &Distribution, v: f64) -> f64 {
+    match *dist {
+        Distribution::Float {
+            low, high, step, ..
+        } => match step {
+            Some(s) if s > 0.0 => {
+                let top = ((high - low) / s + 1e-9).floor();
+                let k = ((v - low) / s).round().clamp(0.0, top);
+                (low + k * s).min(high)
+            }
+            _ => v.clamp(low, high),
+        },
+        Distribution::Int {
+            low,
+            high,
+            step,
+            log,
+        } => {
+            let step = if log { 1 } else { step.max(1) };
+            let top = (high - low) / step;
+            let k = ((v - low as f64) / step as f64)
+                .round()
+                .clamp(0.0, top as f64) as i64;
+            (low + k * step) as f64
+        }
+        Distribution::Categorical { .. } => v,
+    }
+}
+
+/// A value drawn uniformly (log-uniformly for log parameters) from the distribution.
+fn sample_independent(dist: &Distribution, rng: &mut Rng) -> f64 {
+    match *dist {
+        Distribution::Categorical { ref choices } => {
+            rng.random_range(0..choices.len().max(1)) as f64
+        }
+        _ => match Dim::new("", dist) {
+            Some(dim) => dim.denormalise(rng.random::<f64>()),
+            None => snap(dist, f64::NEG_INFINITY),
+        },
+    }
+}
+
+/// The strategy's state in the normalised space: mean, step size, covariance (with its
+/// eigendecomposition C = B·diag(D²)·Bᵀ) and the two evolution paths.
+#[derive(Clone, Debug)]
+pub struct CmaState {
+    pub mean: Vec<f64>,
+    pub sigma: f64,
+    /// C, row-major d × d.
+    pub cov: Vec<f64>,
+    pub p_sigma: Vec<f64>,
+    pub p_c: Vec<f64>,
+    /// The number of updates applied.
+    pub updates: u32,
+    /// Eigenvectors of C, column j in `b[i·d + j]`.
+    b: Vec<f64>,
+    /// Square roots of C's eigenvalues.
+    d_sqrt: Vec<f64>,
+    c_sigma: f64,
+    d_sigma: f64,
+    c_c: f64,
+    c_1: f64,
+    c_mu: f64,
+    chi_n: f64,
+}
+
+/// Positive recombination weights for a population of `k` (μ = ⌊k/2⌋), and their μ_eff.
+fn weights(k: usize) -> (Vec<f64>, f64) {
+    let mu = (k / 2).max(1);
+    let raw: Vec<f64> = (1..=mu)
+        .map(|i| ((k as f64 + 1.0) / 2.0).ln() - (i as f64).ln())
+        .collect();
+    let sum: f64 = raw.iter().sum();
+    let w: Vec<f64> = raw.iter().map(|x| x / sum).collect();
+    let mu_eff = 1.0 / w.iter().map(|x| x * x).sum::<f64>();
+    (w, mu_eff)
+}
+
+impl CmaState {
+    /// The initial state: mean at the centre, C = I, σ = `sigma0`, learning rates for λ.
+    pub fn new(d: usize, lambda: usize, sigma0: f64) -> Self {
+        let n = d as f64;
+        let (_, mu_eff) = weights(lambda);
+        let c_sigma = (mu_eff + 2.0) / (n + mu_eff + 5.0);
+        let d_sigma = 1.0 + 2.0 * (((mu_eff - 1.0) / (n + 1.0)).sqrt() - 1.0).max(0.0) + c_sigma;
+        let c_c = (4.0 + mu_eff / n) / (n + 4.0 + 2.0 * mu_eff / n);
+        let c_1 = 2.0 / ((n + 1.3).powi(2) + mu_eff);
+        let c_mu =
+            (1.0 - c_1).min(2.0 * (mu_eff - 2.0 + 1.0 / mu_eff) / ((n + 2.0).powi(2) + mu_eff));
+        let mut identity = vec![0.0; d * d];
+        for i in 0..d {
+            identity[i * d + i] = 1.0;
+        }
+        Self {
+            mean: vec![0.5; d],
+            sigma: sigma0,
+            cov: identity.clone(),
+            p_sigma: vec![0.0; d],
+            p_c: vec![0.0; d],
+            updates: 0,
+            b: identity,
+            d_sqrt: vec![1.0; d],
+            c_sigma,
+            d_sigma,
+            c_c,
+            c_1,
+            c_mu: c_mu.max(0.0),
+            chi_n: n.sqrt() * (1.0 - 1.0 / (4.0 * n) + 1.0 / (21.0 * n * n)),
+        }
+    }
+
+    fn dim(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// One generation's update from its solutions, best first.
+    pub fn tell(&mut self, ranked: &[Vec<f64>]) {
+        let d = self.dim();
+        let (w, mu_eff) = weights(ranked.len());
+        let ys: Vec<Vec<f64>> = ranked[..w.len()]
+            .iter()
+            .map(|x| {
+                x.iter()
+                    .zip(&self.mean)
+                    .map(|(xi, mi)| (xi - mi) / self.sigma)
+                    .collect()
+            })
+            .collect();
+        let mut y_w = vec![0.0; d];
+        for (wi, y) in w.iter().zip(&ys) {
+            for (acc, yi) in y_w.iter_mut().zip(y) {
+                *acc += wi * yi;
+            }
+        }
+        for (m, yi) in self.mean.iter_mut().zip(&y_w) {
+            *m += self.sigma * yi;
+        }
+        // C^{-1/2}·y_w = B·diag(1/D)·Bᵀ·y_w.
+        let mut bt_y = vec![0.0; d];
+        for (j, v) in bt_y.iter_mut().enumerate() {
+            *v = (0..d).map(|i| self.b[i * d + j] * y_w[i]).sum::<f64>() / self.d_sqrt[j];
+        }
+        let c_inv_sqrt_y: Vec<f64> = (0..d)
+            .map(|i| (0..d).map(|j| self.b[i * d + j] * bt_y[j]).sum())
+            .collect();
+        let cs = self.c_sigma;
+        let ps_gain = (cs * (2.0 - cs) * mu_eff).sqrt();
+        for (p, v) in self.p_sigma.iter_mut().zip(&c_inv_sqrt_y) {
+            *p = (1.0 - cs) * *p + ps_gain * v;
+        }
+        let ps_norm = self.p_sigma.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let n = d as f64;
+        let t = f64::from(self.updates + 1);
+        let h_sigma = ps_norm / (1.0 - (1.0 - cs).powf(2.0 * t)).sqrt()
+            < (1.4 + 2.0 / (n + 1.0)) * self.chi_n;
+        let cc = self.c_c;
+        let pc_gain = if h_sigma {
+            (cc * (2.0 - cc) * mu_eff).sqrt()
+        } else {
+            0.0
+        };
+        for (p, yi) in self.p_c.iter_mut().zip(&y_w) {
+            *p = (1.0 - cc) * *p + pc_gain * yi;
+        }
+        let delta = if h_sigma { 0.0 } else { cc * (2.0 - cc) };
+        let keep = 1.0 - self.c_1 - self.c_mu + self.c_1 * delta;
+        for i in 0..d {
+            for j in 0..d {
+                let rank_mu: f64 = w.iter().zip(&ys).map(|(wi, y)| wi * y[i] * y[j]).sum();
+                self.cov[i * d + j] = keep * self.cov[i * d + j]
+                    + self.c_1 * self.p_c[i] * self.p_c[j]
+                    + self.c_mu * rank_mu;
+            }
+        }
+        self.sigma *= ((cs / self.d_sigma) * (ps_norm / self.chi_n - 1.0)).exp();
+        self.sigma = self.sigma.clamp(1e-12, 1e3);
+        self.updates += 1;
+        self.decompose();
+    }
+
+    /// Refreshes B and D from C (symmetrised; eigenvalues floored so that C stays positive
+    /// definite with a condition number below 1e14).
+    fn decompose(&mut self) {
+        let d = self.dim();
+        for i in 0..d {
+            for j in 0..i {
+                let v = 0.5 * (self.cov[i * d + j] + self.cov[j * d + i]);
+                self.cov[i * d + j] = v;
+                self.cov[j * d + i] = v;
+            }
+        }
+        let (values, vectors) = jacobi_eigen(&self.cov, d);
+        if values.iter().any(|v| !v.is_finite()) {
+            // A broken C (non-finite values): start the shape afresh, keep mean and σ.
+            self.cov = vec![0.0; d * d];
+            for i in 0..d {
+                self.cov[i * d + i] = 1.0;
+            }
+            self.b = self.cov.clone();
+            self.d_sqrt = vec![1.0; d];
+            self.p_c = vec![0.0; d];
+            self.p_sigma = vec![0.0; d];
+            return;
+        }
+        let top = values.iter().cloned().fold(f64::MIN_POSITIVE, f64::max);
+        self.d_sqrt = values.iter().map(|v| v.max(top * 1e-14).sqrt()).collect();
+        self.b = vectors;
+    }
+
+    /// A candidate in [0, 1]^d: m + σ·B·D·z, redrawn while outside the box (up to 100 times),
+    /// then clipped.
+    pub fn ask(&self, rng: &mut Rng) -> Vec<f64> {
+        let d = self.dim();
+        let mut x = vec![0.0; d];
+        for _ in 0..100 {
+            let z: Vec<f64> = (0..d)
+                .map(|j| self.d_sqrt[j] * rng.sample::<f64, _>(StandardNormal))
+                .collect();
+            for (i, xi) in x.iter_mut().enumerate() {
+                *xi = self.mean[i]
+                    + self.sigma * (0..d).map(|j| self.b[i * d + j] * z[j]).sum::<f64>();
+            }
+            if x.iter().all(|v| (0.0..=1.0).contains(v)) {
+                return x;
+            }
+        }
+        x.iter().map(|v| v.clamp(0.0, 1.0)).collect()
+    }
+}
+
+/// Eigenvalues and eigenvectors (columns, row-major d × d) of a symmetric matrix, by cyclic
+/// Jacobi rotations — exact enough and simple for the handful of dimensions searched here.
+pub fn jacobi_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = a.to_vec();
+    let mut v = vec![0.0; d * d];
+    for i in 0..d {
+        v[i * d + i] = 1.0;
+    }
+    for _sweep in 0..100 {
+        let off: f64 = (0..d)
+            .flat_map(|i| (0..d).filter(move |j| *j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * d + j] * a[i * d + j])
+            .sum();
+        let diag: f64 = (0..d).map(|i| a[i * d + i] * a[i * d + i]).sum();
+        if off <= 1e-30 * diag.max(f64::MIN_POSITIVE) {
+            break;
+        }
+        for p in 0..d {
+            for q in p + 1..d {
+                let apq = a[p * d + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..d {
+                    let akp = a[k * d + p];
+                    let akq = a[k * d + q];
+                    a[k * d + p] = c * akp - s * akq;
+                    a[k * d + q] = s * akp + c * akq;
+                }
+                for k in 0..d {
+                    let apk = a[p * d + k];
+                    let aqk = a[q * d + k];
+                    a[p * d + k] = c * apk - s * aqk;
+                    a[q * d + k] = s * apk + c * aqk;
+                }
+                for k in 0..d {
+                    let vkp = v[k * d + p];
+                    let vkq = v[k * d + q];
+                    v[k * d + p] = c * vkp - s * vkq;
+                    v[k * d + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..d).map(|i| a[i * d + i]).collect(), v)
 }
 
 impl Sampler for CmaEsSampler {
-    fn sample(&self, _ctx: &SampleContext) -> Result<Params> {
-        Err(TuneError::Config(format!(
-            "sampler {} is not implemented yet",
-            self.name
-        )))
+    fn sample(&self, ctx: &SampleContext) -> Result<Params> {
+        let mut rng = rng::stream(self.seed, Purpose::Other(ctx.number));
+        let dims = Dim::of_space(ctx.space);
+        let mut out: Params = ctx.fixed.clone();
+        if !dims.is_empty() {
+            let state = self.replay(&dims, ctx.trials, ctx.number, ctx.direction);
+            let x = state.ask(&mut rng);
+            for (dim, u) in dims.iter().zip(x) {
+                out.entry(dim.name.clone())
+                    .or_insert_with(|| dim.denormalise(u));
+            }
+        }
+        for spec in &ctx.space.params {
+            if out.contains_key(&spec.name) || !ctx.space.is_active(spec, &out) {
+                continue;
+            }
+            let v = sample_independent(&spec.dist, &mut rng);
+            out.insert(spec.name.clone(), v);
+        }
+        Ok(out)
     }
+
     fn name(&self) -> &str {
         &self.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_and_name_the_bad_value() {
+        let s = CmaEsSampler::parse(Some("popsize=10,sigma0=0.3"), 1).unwrap();
+        assert_eq!((s.popsize(5), s.sigma0), (10, 0.3));
+        assert_eq!(CmaEsSampler::parse(None, 1).unwrap().popsize(5), 8);
+        for (bad, mentions) in [
+            ("popsize=1", "popsize"),
+            ("sigma0=0", "sigma0"),
+            ("sigma0=x", "'x'"),
+            ("mean=0.5", "mean"),
+            ("popsize", "key=value"),
+        ] {
+            let err = CmaEsSampler::parse(Some(bad), 1).err().unwrap().to_string();
+            assert!(
+                err.contains(mentions) && err.contains("cmaes"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn jacobi_diagonalises_a_symmetric_matrix() {
+        let a = [4.0, 1.0, 2.0, 1.0, 3.0, 0.5, 2.0, 0.5, 5.0];
+        let (values, v) = jacobi_eigen(&a, 3);
+        // A·v_j = λ_j·v_j for every column, and V is orthonormal.
+        for j in 0..3 {
+            for i in 0..3 {
+                let av: f64 = (0..3).map(|k| a[i * 3 + k] * v[k * 3 + j]).sum();
+                assert!((av - values[j] * v[i * 3 + j]).abs() < 1e-12);
+            }
+            for k in 0..3 {
+                let dot: f64 = (0..3).map(|i| v[i * 3 + j] * v[i * 3 + k]).sum();
+                assert!((dot - if j == k { 1.0 } else { 0.0 }).abs() < 1e-12);
+            }
+        }
+        assert!((values.iter().sum::<f64>() - 12.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn weights_follow_the_tutorial() {
+        // λ = 6: μ = 3, w ∝ ln 3.5 − ln i = (1.2528, 0.5596, 0.1542), μ_eff = 1/Σw² ≈ 2.0286.
+        let (w, mu_eff) = weights(6);
+        assert_eq!(w.len(), 3);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+        assert!(w[0] > w[1] && w[1] > w[2] && w[2] > 0.0);
+        assert!((mu_eff - 2.0286).abs() < 1e-4, "{mu_eff}");
+        assert!((w[0] - 1.2528 / 1.9666).abs() < 1e-4, "{w:?}");
+    }
+
+    #[test]
+    fn grid_parameters_map_back_onto_their_grid() {
+        let int = Distribution::Int {
+            low: 2,
+            high: 10,
+            step: 2,
+            log: false,
+        };
+        let dim = Dim::new("k", &int).unwrap();
+        for u in [0.0, 0.1, 0.33, 0.5, 0.9, 1.0] {
+            assert!(int.contains(dim.denormalise(u)), "{u}");
+        }
+        assert_eq!(dim.denormalise(0.0), 2.0);
+        assert_eq!(dim.denormalise(1.0), 10.0);
+        let log = Distribution::Float {
+            low: 1e-5,
+            high: 1e-1,
+            step: None,
+            log: true,
+        };
+        let dim = Dim::new("lr", &log).unwrap();
+        assert!((dim.denormalise(0.5) - 1e-3).abs() < 1e-15);
+        assert!((dim.normalise(1e-3).unwrap() - 0.5).abs() < 1e-12);
     }
 }

@@ -1,29 +1,233 @@
-//! (in progress)
+//! Grid search: the Cartesian product of every parameter's grid values (categorical choices,
+//! int ranges, float grids; see [`Grids::values`]), where a conditional parameter branches only
+//! under the parent values that activate it. Points are visited in a seeded shuffled order:
+//! a trial takes the first point in that order that no trial of the study holds yet, so trial
+//! `n` of an uninterrupted run takes point `n` and parallel workers never repeat a point.
+//! Once every point is taken, trial `n` repeats a point from position `n mod size` on.
+//!
+//! Nothing is materialised: the shuffled order is a seeded bijection of the point numbers (a
+//! Feistel network with cycle walking), and point `r` is decoded from counts of the subgrids,
+//! so a grid of millions of points costs only the points actually visited.
 
+use super::unit::assign_active;
 use super::{SampleContext, Sampler};
+use crate::rng::{Purpose, stream};
 use crate::tune::error::{Result, TuneError};
+use crate::tune::space::{Grids, Space};
 use crate::tune::trial::Params;
+use rand::RngExt;
+use std::collections::HashSet;
+
+/// The random stream the visiting order's keys come from.
+const ORDER_STREAM: u64 = u64::MAX - 2;
+
+/// How many positions of the order a proposal examines at most before falling back.
+const MAX_WALK: u64 = 10_000_000;
 
 pub struct GridSampler {
-    name: String,
+    seed: u64,
+    grids: Grids,
 }
 
 impl GridSampler {
-    pub fn new(_seed: u64) -> Self {
-        Self {
-            name: "grid".into(),
+    /// Default grids (every choice, every int, five points per float range).
+    pub fn new(seed: u64) -> Self {
+        Self::with_grids(seed, Grids::default())
+    }
+
+    /// The grids a space file gave (`grid`, `grid_points`).
+    pub fn with_grids(seed: u64, grids: Grids) -> Self {
+        Self { seed, grids }
+    }
+
+    /// The number of points.
+    pub fn size(&self, space: &Space) -> u64 {
+        self.count(space, 0, &Params::new())
+    }
+
+    /// Point `r` (0 ≤ r < size) in the space's enumeration order (parameters in order, the
+    /// last one varying fastest).
+    pub fn point(&self, space: &Space, mut r: u64) -> Params {
+        let mut assigned = Params::new();
+        for (i, spec) in space.params.iter().enumerate() {
+            if !space.is_active(spec, &assigned) {
+                continue;
+            }
+            let values = self.grids.values(spec);
+            if !is_parent(space, i) {
+                let rest = self.count(space, i + 1, &assigned).max(1);
+                let k = ((r / rest) as usize).min(values.len() - 1);
+                r %= rest;
+                assigned.insert(spec.name.clone(), values[k]);
+                continue;
+            }
+            let mut chosen = *values.last().expect("a grid has values");
+            for v in &values {
+                let mut a = assigned.clone();
+                a.insert(spec.name.clone(), *v);
+                let c = self.count(space, i + 1, &a);
+                if r < c {
+                    chosen = *v;
+                    break;
+                }
+                r -= c;
+            }
+            assigned.insert(spec.name.clone(), chosen);
         }
+        assigned
+    }
+
+    /// The number of points from parameter `i` on, given the values assigned before it.
+    fn count(&self, space: &Space, i: usize, assigned: &Params) -> u64 {
+        let Some(spec) = space.params.get(i) else {
+            return 1;
+        };
+        if !space.is_active(spec, assigned) {
+            return self.count(space, i + 1, assigned);
+        }
+        let values = self.grids.values(spec);
+        // Parameters that no later condition names multiply out without branching.
+        if !is_parent(space, i) {
+            return (values.len() as u64).saturating_mul(self.count(space, i + 1, assigned));
+        }
+        let mut a = assigned.clone();
+        values.iter().fold(0u64, |acc, v| {
+            a.insert(spec.name.clone(), *v);
+            acc.saturating_add(self.count(space, i + 1, &a))
+        })
     }
 }
 
-impl Sampler for GridSampler {
-    fn sample(&self, _ctx: &SampleContext) -> Result<Params> {
-        Err(TuneError::Config(format!(
-            "sampler {} is not implemented yet",
-            self.name
-        )))
+/// Whether a later parameter's condition names parameter `i`.
+fn is_parent(space: &Space, i: usize) -> bool {
+    let name = &space.params[i].name;
+    space.params[i + 1..]
+        .iter()
+        .any(|p| p.when.iter().any(|(n, _)| n == name))
+}
+
+/// A seeded bijection of 0..n: a four-round Feistel network on the smallest even number of
+/// bits covering n, applied again while the result falls outside 0..n (cycle walking).
+struct Shuffle {
+    n: u64,
+    half_bits: u32,
+    keys: [u64; 4],
+}
+
+impl Shuffle {
+    fn new(n: u64, seed: u64) -> Self {
+        let bits = 64 - n.saturating_sub(1).leading_zeros();
+        let half_bits = bits.div_ceil(2).max(1);
+        let mut rng = stream(seed, Purpose::Other(ORDER_STREAM));
+        let keys = std::array::from_fn(|_| rng.random::<u64>());
+        Self { n, half_bits, keys }
     }
+
+    fn round(&self, x: u64, key: u64) -> u64 {
+        // SplitMix64's finaliser as the round function.
+        let mut z = x ^ key;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn permute_once(&self, x: u64) -> u64 {
+        let mask = (1u64 << self.half_bits) - 1;
+        let (mut l, mut r) = (x >> self.half_bits, x & mask);
+        for k in self.keys {
+            let next = l ^ (self.round(r, k) & mask);
+            l = r;
+            r = next;
+        }
+        (l << self.half_bits) | r
+    }
+
+    fn at(&self, i: u64) -> u64 {
+        let mut x = self.permute_once(i);
+        while x >= self.n {
+            x = self.permute_once(x);
+        }
+        x
+    }
+}
+
+/// A point's identity: its values by name, bit for bit.
+fn key(p: &Params) -> Vec<(String, u64)> {
+    p.iter().map(|(k, v)| (k.clone(), v.to_bits())).collect()
+}
+
+impl Sampler for GridSampler {
+    fn sample(&self, ctx: &SampleContext) -> Result<Params> {
+        let size = self.size(ctx.space);
+        if size == 0 {
+            return Err(TuneError::Config("the grid has no points".into()));
+        }
+        let names: HashSet<&str> = ctx.space.params.iter().map(|p| p.name.as_str()).collect();
+        let taken: HashSet<Vec<(String, u64)>> = ctx
+            .trials
+            .iter()
+            .filter(|t| t.number != ctx.number)
+            .map(|t| {
+                let p: Params = t
+                    .internal_params()
+                    .into_iter()
+                    .filter(|(k, _)| names.contains(k.as_str()))
+                    .collect();
+                key(&p)
+            })
+            .collect();
+        // A fixed value that is one of the grid's values restricts the points; one that is
+        // not simply overrides.
+        let fits = |p: &Params| {
+            p.iter().all(|(k, v)| match ctx.fixed.get(k) {
+                Some(f) => {
+                    f.to_bits() == v.to_bits()
+                        || ctx
+                            .space
+                            .get(k)
+                            .is_some_and(|spec| !self.grids.values(spec).contains(f))
+                }
+                None => true,
+            })
+        };
+        let order = Shuffle::new(size, self.seed);
+        let walk = size.min(MAX_WALK);
+        let mut pick = None;
+        for i in 0..walk {
+            let p = self.point(ctx.space, order.at(i));
+            if fits(&p) && !taken.contains(&key(&p)) {
+                pick = Some(p);
+                break;
+            }
+        }
+        let point = match pick {
+            Some(p) => p,
+            None => {
+                // Every fitting point is taken: repeat one, from position n mod size on.
+                let start = ctx.number % size;
+                (0..walk)
+                    .map(|i| self.point(ctx.space, order.at((start + i) % size)))
+                    .find(|p| fits(p))
+                    .ok_or_else(|| {
+                        TuneError::Config(
+                            "no grid point agrees with the trial's fixed parameters".into(),
+                        )
+                    })?
+            }
+        };
+        assign_active(ctx.space, ctx.fixed, |_, spec, _| {
+            Ok(match point.get(&spec.name) {
+                Some(v) => *v,
+                None => self.grids.values(spec)[0],
+            })
+        })
+    }
+
     fn name(&self) -> &str {
-        &self.name
+        "grid"
+    }
+
+    fn max_trials(&self, space: &Space) -> Option<u64> {
+        Some(self.size(space))
     }
 }

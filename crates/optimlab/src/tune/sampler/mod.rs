@@ -8,12 +8,15 @@
 
 pub mod cmaes;
 pub mod grid;
+pub mod parzen;
 pub mod qmc;
 pub mod random;
+mod sobol_directions;
 pub mod tpe;
+pub mod unit;
 
 use super::error::{Result, TuneError};
-use super::space::Space;
+use super::space::{Grids, Space};
 use super::trial::{Direction, FrozenTrial, Params};
 
 /// What a sampler sees when it proposes trial `number`.
@@ -37,6 +40,12 @@ pub trait Sampler: Send + Sync {
 
     /// The name as given on the command line, e.g. `tpe`.
     fn name(&self) -> &str;
+
+    /// How many distinct trials the sampler can propose in `space`, when finite (the grid
+    /// sampler's grid size): a study stops once that many trials exist.
+    fn max_trials(&self, _space: &Space) -> Option<u64> {
+        None
+    }
 }
 
 /// The sampler names `parse` accepts.
@@ -45,13 +54,19 @@ pub const NAMES: &str = "random, grid, sobol, halton, tpe, cmaes";
 /// A sampler from its command-line name: `random`, `grid`, `sobol` (or `qmc`), `halton`,
 /// `tpe` (multivariate, constant liar), `tpe:independent`, `cmaes`.
 pub fn parse(name: &str, seed: u64) -> Result<Box<dyn Sampler>> {
+    parse_with_grids(name, seed, &Grids::default())
+}
+
+/// [`parse`], with the grid sampler using the grids a space file gave
+/// ([`crate::tune::space::SpaceFile::grids`]).
+pub fn parse_with_grids(name: &str, seed: u64, grids: &Grids) -> Result<Box<dyn Sampler>> {
     let (base, options) = match name.split_once(':') {
         Some((b, o)) => (b, Some(o)),
         None => (name, None),
     };
     let sampler: Box<dyn Sampler> = match (base, options) {
         ("random", None) => Box::new(random::RandomSampler::new(seed)),
-        ("grid", None) => Box::new(grid::GridSampler::new(seed)),
+        ("grid", None) => Box::new(grid::GridSampler::with_grids(seed, grids.clone())),
         ("sobol" | "qmc", None) => Box::new(qmc::QmcSampler::new(qmc::Sequence::Sobol, seed)),
         ("halton", None) => Box::new(qmc::QmcSampler::new(qmc::Sequence::Halton, seed)),
         ("tpe", options) => Box::new(tpe::TpeSampler::new(tpe::TpeConfig::parse(options, seed)?)),

@@ -1,29 +1,36 @@
-//! (in progress)
+//! Independent uniform sampling: each active parameter from its distribution (log-uniform on
+//! log scales, equally likely grid values on steps), with the trial's own random stream.
 
+use super::unit::{assign_active, from_unit};
 use super::{SampleContext, Sampler};
-use crate::tune::error::{Result, TuneError};
+use crate::rng::{Purpose, stream};
+use crate::tune::error::Result;
 use crate::tune::trial::Params;
+use rand::RngExt;
 
 pub struct RandomSampler {
-    name: String,
+    seed: u64,
 }
 
 impl RandomSampler {
-    pub fn new(_seed: u64) -> Self {
-        Self {
-            name: "random".into(),
-        }
+    pub fn new(seed: u64) -> Self {
+        Self { seed }
     }
 }
 
+/// Uniform proposals for trial `number` under `seed` (also TPE's start-up proposals).
+pub fn sample_random(seed: u64, ctx: &SampleContext) -> Result<Params> {
+    let mut rng = stream(seed, Purpose::Other(ctx.number));
+    assign_active(ctx.space, ctx.fixed, |_, spec, _| {
+        Ok(from_unit(&spec.dist, rng.random::<f64>()))
+    })
+}
+
 impl Sampler for RandomSampler {
-    fn sample(&self, _ctx: &SampleContext) -> Result<Params> {
-        Err(TuneError::Config(format!(
-            "sampler {} is not implemented yet",
-            self.name
-        )))
+    fn sample(&self, ctx: &SampleContext) -> Result<Params> {
+        sample_random(self.seed, ctx)
     }
     fn name(&self) -> &str {
-        &self.name
+        "random"
     }
 }

@@ -1,78 +1,156 @@
-//! (in progress)
+//! A storage in this process only: one model behind a mutex, shared by threads through `Arc`.
+//! For tests and one-off runs; nothing survives the process.
 
-use super::{Storage, StudyInfo};
+/// Checks a state that ends a trial (shared by the back ends).
+pub(crate) use super::model::check_final;
+use super::model::{Model, check_fence, lease_value};
+use super::{Storage, StudyInfo, attrs, iso_now};
 use crate::tune::distribution::Distribution;
-use crate::tune::error::{Result, TuneError};
+use crate::tune::error::Result;
 use crate::tune::trial::{Direction, FrozenTrial, TrialState};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 #[derive(Default)]
-pub struct MemoryStorage;
+pub struct MemoryStorage {
+    model: Mutex<Model>,
+}
 
 impl MemoryStorage {
     pub fn new() -> Self {
-        Self
+        Self::default()
     }
-}
 
-fn todo<T>() -> Result<T> {
-    Err(TuneError::Storage("not implemented yet".into()))
+    fn lock(&self) -> MutexGuard<'_, Model> {
+        // A panic while holding the lock leaves the model consistent (every change is a
+        // single assignment or push), so a poisoned lock is still usable.
+        self.model.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Storage for MemoryStorage {
     fn create_study(
         &self,
-        _: &str,
-        _: Direction,
-        _: &BTreeMap<String, Value>,
+        name: &str,
+        direction: Direction,
+        system_attrs: &BTreeMap<String, Value>,
     ) -> Result<StudyInfo> {
-        todo()
+        self.lock().create_study(name, direction, system_attrs)
     }
-    fn find_study(&self, _: &str) -> Result<Option<StudyInfo>> {
-        todo()
+
+    fn find_study(&self, name: &str) -> Result<Option<StudyInfo>> {
+        Ok(self.lock().find_study(name).map(|s| s.info.clone()))
     }
+
     fn studies(&self) -> Result<Vec<StudyInfo>> {
-        todo()
+        Ok(self
+            .lock()
+            .studies
+            .values()
+            .map(|s| s.info.clone())
+            .collect())
     }
-    fn set_study_user_attr(&self, _: u64, _: &str, _: &Value) -> Result<()> {
-        todo()
+
+    fn set_study_user_attr(&self, study: u64, key: &str, value: &Value) -> Result<()> {
+        let mut m = self.lock();
+        m.study_mut(study)?
+            .info
+            .user_attrs
+            .insert(key.into(), value.clone());
+        Ok(())
     }
-    fn set_study_system_attr(&self, _: u64, _: &str, _: &Value) -> Result<()> {
-        todo()
+
+    fn set_study_system_attr(&self, study: u64, key: &str, value: &Value) -> Result<()> {
+        let mut m = self.lock();
+        m.study_mut(study)?
+            .info
+            .system_attrs
+            .insert(key.into(), value.clone());
+        Ok(())
     }
+
     fn claim_trial(
         &self,
-        _: u64,
-        _: &str,
-        _: Duration,
-        _: Option<u64>,
+        study: u64,
+        worker: &str,
+        lease: Duration,
+        budget: Option<u64>,
     ) -> Result<Option<FrozenTrial>> {
-        todo()
+        self.lock().claim(study, worker, lease, budget)
     }
-    fn heartbeat(&self, _: u64, _: &str, _: Duration) -> Result<()> {
-        todo()
+
+    fn heartbeat(&self, trial_id: u64, worker: &str, lease: Duration) -> Result<()> {
+        let mut m = self.lock();
+        let t = m.fenced(trial_id, worker)?;
+        t.system_attrs
+            .insert(attrs::LEASE.into(), lease_value(worker, lease));
+        Ok(())
     }
-    fn set_param(&self, _: u64, _: &str, _: &str, _: &Distribution, _: f64) -> Result<()> {
-        todo()
+
+    fn set_param(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        name: &str,
+        dist: &Distribution,
+        internal: f64,
+    ) -> Result<()> {
+        let mut m = self.lock();
+        let t = m.fenced(trial_id, worker)?;
+        t.params.insert(name.into(), (dist.clone(), internal));
+        Ok(())
     }
-    fn report(&self, _: u64, _: &str, _: u64, _: f64) -> Result<()> {
-        todo()
+
+    fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()> {
+        let mut m = self.lock();
+        let t = m.fenced(trial_id, worker)?;
+        t.intermediate.insert(step, value);
+        Ok(())
     }
-    fn set_trial_user_attr(&self, _: u64, _: &str, _: &str, _: &Value) -> Result<()> {
-        todo()
+
+    fn set_trial_user_attr(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        key: &str,
+        value: &Value,
+    ) -> Result<()> {
+        let mut m = self.lock();
+        let t = m.fenced(trial_id, worker)?;
+        t.user_attrs.insert(key.into(), value.clone());
+        Ok(())
     }
-    fn finish(&self, _: u64, _: &str, _: TrialState, _: Option<f64>) -> Result<()> {
-        todo()
+
+    fn finish(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        state: TrialState,
+        value: Option<f64>,
+    ) -> Result<()> {
+        check_final(state)?;
+        let mut m = self.lock();
+        let t = m.trial_mut(trial_id)?;
+        check_fence(t, worker)?;
+        t.state = state;
+        t.value = value;
+        t.datetime_complete = Some(iso_now());
+        Ok(())
     }
-    fn reap_expired(&self, _: u64, _: u32) -> Result<Vec<u64>> {
-        todo()
+
+    fn reap_expired(&self, study: u64, max_retries: u32) -> Result<Vec<u64>> {
+        self.lock().reap(study, max_retries)
     }
-    fn trials(&self, _: u64) -> Result<Vec<FrozenTrial>> {
-        todo()
+
+    fn trials(&self, study: u64) -> Result<Vec<FrozenTrial>> {
+        self.lock().study_trials(study)
     }
-    fn import_trial(&self, _: u64, _: &FrozenTrial) -> Result<u64> {
-        todo()
+
+    fn import_trial(&self, study: u64, trial: &FrozenTrial) -> Result<u64> {
+        let mut m = self.lock();
+        let id = m.add_trial(study, trial.clone())?;
+        Ok(m.trial(id)?.number)
     }
 }

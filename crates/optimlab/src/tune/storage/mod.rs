@@ -16,9 +16,19 @@
 //! **Budget.** [`Storage::claim_trial`] takes a study-wide budget: it creates a new trial only
 //! while fewer than `budget` trials count. A failed trial that was re-queued does not count
 //! (its retry does), so a crash does not eat the budget.
+//!
+//! **Shared rules.** Every back end behaves the same, checked by the conformance suite
+//! (`tests/storage_conformance`): trial numbers 0, 1, 2, … per study under any number of
+//! concurrent writers; a claim takes the lowest-numbered Waiting trial before creating one;
+//! reaping marks the failed trial with `optimlab:requeued_as` before re-queueing a copy with
+//! `optimlab:retry_of`, `optimlab:retries` and Optuna's `fixed_params`. Trials run by Optuna
+//! workers in a shared journal carry no lease: our workers cannot write to them and the reaper
+//! leaves them alone. Datetimes are written as Optuna 4/5 writes them into a journal, UTC with
+//! the zone: `2024-05-01T10:00:00.123456+00:00`.
 
 pub mod journal;
 pub mod memory;
+mod model;
 pub mod postgres;
 pub mod sqlite;
 
@@ -152,4 +162,115 @@ pub fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// The current UTC time as Optuna (4.x, 5.x) writes datetimes into its journal:
+/// `%Y-%m-%dT%H:%M:%S.%f+00:00` (`datetime.now(timezone.utc).isoformat(timespec="microseconds")`).
+pub fn iso_now() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0);
+    iso_from_unix_micros(micros)
+}
+
+/// Formats unix microseconds (UTC) as `%Y-%m-%dT%H:%M:%S.%f+00:00`.
+pub fn iso_from_unix_micros(micros: i64) -> String {
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}+00:00",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+/// A storage shared by reference counting is a storage: threads of one process can hold the
+/// same memory (or any) storage as `Box<dyn Storage>`.
+impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
+    fn create_study(
+        &self,
+        name: &str,
+        direction: Direction,
+        system_attrs: &BTreeMap<String, Value>,
+    ) -> Result<StudyInfo> {
+        (**self).create_study(name, direction, system_attrs)
+    }
+    fn find_study(&self, name: &str) -> Result<Option<StudyInfo>> {
+        (**self).find_study(name)
+    }
+    fn studies(&self) -> Result<Vec<StudyInfo>> {
+        (**self).studies()
+    }
+    fn set_study_user_attr(&self, study: u64, key: &str, value: &Value) -> Result<()> {
+        (**self).set_study_user_attr(study, key, value)
+    }
+    fn set_study_system_attr(&self, study: u64, key: &str, value: &Value) -> Result<()> {
+        (**self).set_study_system_attr(study, key, value)
+    }
+    fn claim_trial(
+        &self,
+        study: u64,
+        worker: &str,
+        lease: Duration,
+        budget: Option<u64>,
+    ) -> Result<Option<FrozenTrial>> {
+        (**self).claim_trial(study, worker, lease, budget)
+    }
+    fn heartbeat(&self, trial_id: u64, worker: &str, lease: Duration) -> Result<()> {
+        (**self).heartbeat(trial_id, worker, lease)
+    }
+    fn set_param(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        name: &str,
+        dist: &Distribution,
+        internal: f64,
+    ) -> Result<()> {
+        (**self).set_param(trial_id, worker, name, dist, internal)
+    }
+    fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()> {
+        (**self).report(trial_id, worker, step, value)
+    }
+    fn set_trial_user_attr(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        key: &str,
+        value: &Value,
+    ) -> Result<()> {
+        (**self).set_trial_user_attr(trial_id, worker, key, value)
+    }
+    fn finish(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        state: TrialState,
+        value: Option<f64>,
+    ) -> Result<()> {
+        (**self).finish(trial_id, worker, state, value)
+    }
+    fn reap_expired(&self, study: u64, max_retries: u32) -> Result<Vec<u64>> {
+        (**self).reap_expired(study, max_retries)
+    }
+    fn trials(&self, study: u64) -> Result<Vec<FrozenTrial>> {
+        (**self).trials(study)
+    }
+    fn import_trial(&self, study: u64, trial: &FrozenTrial) -> Result<u64> {
+        (**self).import_trial(study, trial)
+    }
 }

@@ -1,0 +1,327 @@
+//! The objective of a tuning study: train a network with a trial's settings and score it on
+//! the validation split.
+//!
+//! A trial's settings are the space file's `[train]` table (the keys of `optimlab train
+//! --config`) overlaid with the trial's parameters. The data is loaded once per process and
+//! shared by every trial; the test set is never looked at while tuning.
+
+use crate::commands::settings::{Resolved, TrainSettings};
+use anyhow::{Context, Result, anyhow, bail};
+use optimlab::data::Splits;
+use optimlab::nn::Network;
+use optimlab::optim::Scheduler;
+use optimlab::tensor::{DType, Scalar, Threads};
+use optimlab::train::{Progress, TrainData, TrainError, Trainer};
+use optimlab::tune::study::{Decision, ObjectiveResult, TrialRun, TrialStop};
+use optimlab::tune::{Direction, ParamValue, Space};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The validation metric a study optimises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Validation accuracy, maximised.
+    ValAcc,
+    /// Validation loss, minimised.
+    ValLoss,
+}
+
+impl Metric {
+    pub fn direction(self) -> Direction {
+        match self {
+            Metric::ValAcc => Direction::Maximize,
+            Metric::ValLoss => Direction::Minimize,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::ValAcc => "val_acc",
+            Metric::ValLoss => "val_loss",
+        }
+    }
+}
+
+/// Which epoch's metric is the trial's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Final {
+    /// The last epoch's (what the book reports).
+    Last,
+    /// The best epoch's.
+    Best,
+}
+
+/// Settings that choose or split the data: loaded once per worker, so they cannot be searched.
+const DATA_KEYS: &[&str] = &[
+    "data",
+    "label_column",
+    "train_limit",
+    "test_limit",
+    "val_fraction",
+    "eval_limit",
+];
+
+/// Settings that make no sense per trial (run folders, resumption, threads).
+const FIXED_KEYS: &[&str] = &[
+    "checkpoint_every",
+    "init_from",
+    "threads",
+    "seed",
+    "resolved",
+];
+
+/// Everything the objective needs, as stored with the study (system attributes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveSpec {
+    /// The `[train]` table of the space file.
+    pub train: toml::Table,
+    pub metric: Metric,
+    #[serde(rename = "final")]
+    pub final_value: Final,
+}
+
+/// A ready objective: the base settings, checked against the space, and the loaded data.
+pub struct Objective {
+    pub spec: ObjectiveSpec,
+    pub base: TrainSettings,
+    pub splits: Splits,
+}
+
+impl ObjectiveSpec {
+    /// The base settings with the defaults tuning needs: a 20 % validation split unless set,
+    /// one GEMM thread per trial (parallelism comes from running trials side by side).
+    pub fn base_settings(&self) -> Result<TrainSettings> {
+        let mut s: TrainSettings = toml::Value::Table(self.train.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow!("[train]: {}", e.message().trim()))?;
+        s.val_fraction.get_or_insert(0.2);
+        if s.val_fraction == Some(0.0) {
+            bail!(
+                "[train] val_fraction = 0: tuning scores trials on the validation split, so it must be above 0"
+            );
+        }
+        if s.iters.is_some() {
+            bail!("[train] iters: tuning reports once per epoch, so set epochs instead");
+        }
+        if s.threads.is_some_and(|t| t != 1) {
+            bail!(
+                "[train] threads: each trial trains on one thread; run more trials at once with --workers"
+            );
+        }
+        s.threads = Some(1);
+        Ok(s)
+    }
+
+    /// Checks the space against the settings before anything is stored or trained: every
+    /// searched name is a train setting that can vary per trial, and every value the space
+    /// allows (its bounds and choices) gives valid settings.
+    pub fn check(&self, space: &Space) -> Result<u64> {
+        let base = self.base_settings()?;
+        let resolved = Resolved::new(base.clone())?;
+        for p in &space.params {
+            let name = p.name.as_str();
+            if DATA_KEYS.contains(&name) {
+                bail!(
+                    "search space: '{name}' cannot be searched (the data is loaded once for every trial); set it in [train]"
+                );
+            }
+            if FIXED_KEYS.contains(&name) || name == "epochs" || name == "iters" {
+                bail!("search space: '{name}' cannot be searched; set it in [train]");
+            }
+            for value in representative_values(&p.dist) {
+                let mut params = BTreeMap::new();
+                params.insert(name.to_string(), value.clone());
+                let settings = overlay(&base, &params)
+                    .map_err(|e| anyhow!("search space: parameter '{name}' = {value}: {e:#}"))?;
+                Resolved::new(settings)
+                    .map_err(|e| anyhow!("search space: parameter '{name}' = {value}: {e:#}"))?;
+            }
+        }
+        Ok(resolved.train.epochs as u64)
+    }
+}
+
+impl Objective {
+    /// Checks the spec against the space and loads the data.
+    pub fn new(spec: ObjectiveSpec, space: &Space) -> Result<Objective> {
+        spec.check(space)?;
+        let base = spec.base_settings()?;
+        let splits = crate::commands::data_source::load(&base)?;
+        if splits.val.as_ref().is_none_or(|v| v.is_empty()) {
+            bail!("the validation split is empty: raise val_fraction or use more training samples");
+        }
+        Ok(Objective { spec, base, splits })
+    }
+
+    /// Runs one trial: trains with the trial's settings, reports the metric after each epoch
+    /// (the pruner may stop it), records the curves as the user attribute `curves`.
+    pub fn run(&self, trial: &mut TrialRun) -> ObjectiveResult {
+        let settings = overlay(&self.base, &trial.params())
+            .map_err(|e| TrialStop::Failed(format!("{e:#}")))?;
+        let resolved = Resolved::new(settings).map_err(|e| TrialStop::Failed(format!("{e:#}")))?;
+        match resolved.dtype {
+            DType::F32 => self.train::<f32>(resolved, trial),
+            DType::F64 => self.train::<f64>(resolved, trial),
+        }
+    }
+
+    fn train<T: Scalar>(&self, mut resolved: Resolved, trial: &mut TrialRun) -> ObjectiveResult {
+        let fail = |e: &dyn std::fmt::Display| TrialStop::Failed(e.to_string());
+        resolved.network.input = self.splits.train.dim;
+        resolved.network.output = self.splits.train.classes;
+        let net = Network::<T>::build_with_threads(&resolved.network, resolved.seed, Threads(1))
+            .map_err(|e| fail(&e))?;
+        let optimizer = resolved.optimizer.build::<T>().map_err(|e| fail(&e))?;
+        let scheduler = resolved
+            .schedule
+            .clone()
+            .map(|s| Scheduler::new(s, resolved.optimizer.lr))
+            .transpose()
+            .map_err(|e| fail(&e))?;
+        let mut trainer = Trainer::new(
+            net,
+            optimizer,
+            scheduler,
+            resolved.train.clone(),
+            self.splits.train.len(),
+        )
+        .map_err(|e| fail(&e))?;
+        let data = TrainData {
+            train: &self.splits.train,
+            val: self.splits.val.as_ref(),
+            test: None,
+        };
+        let direction = self.spec.metric.direction();
+        let mut curves = Curves::default();
+        let mut best: Option<f64> = None;
+        let outcome = loop {
+            match trainer.run_epoch(&data, |_| {}) {
+                Ok((record, progress)) => {
+                    let value = match self.spec.metric {
+                        Metric::ValAcc => record.val_acc,
+                        Metric::ValLoss => record.val_loss,
+                    }
+                    .unwrap_or(f64::NAN);
+                    curves.push(&record);
+                    if !value.is_finite() {
+                        break Err(TrialStop::Failed(format!(
+                            "the validation {} became {value} at epoch {}",
+                            self.spec.metric.name(),
+                            record.epoch
+                        )));
+                    }
+                    if best.is_none_or(|b| direction.better(value, b)) {
+                        best = Some(value);
+                    }
+                    match trial.report(record.epoch as u64, value) {
+                        Ok(Decision::Continue) => {}
+                        Ok(Decision::Prune) => break Err(TrialStop::Pruned),
+                        Err(e) => break Err(e.into()),
+                    }
+                    if progress != Progress::Continue {
+                        let v = match self.spec.final_value {
+                            Final::Last => Some(value),
+                            Final::Best => best,
+                        };
+                        break v.ok_or_else(|| TrialStop::Failed("no epoch was trained".into()));
+                    }
+                }
+                Err(TrainError::Diverged { loss, iter }) => {
+                    break Err(TrialStop::Failed(format!(
+                        "diverged: the loss became {loss} at iteration {iter}"
+                    )));
+                }
+                Err(e) => break Err(fail(&e)),
+            }
+        };
+        if !matches!(outcome, Err(TrialStop::LeaseLost))
+            && let Err(e) = trial.set_user_attr("curves", &curves.to_json())
+        {
+            return Err(e.into());
+        }
+        outcome
+    }
+}
+
+/// Per-epoch curves of a trial, kept for the report.
+#[derive(Default)]
+struct Curves {
+    train_loss: Vec<f64>,
+    train_acc: Vec<Option<f64>>,
+    val_loss: Vec<Option<f64>>,
+    val_acc: Vec<Option<f64>>,
+}
+
+impl Curves {
+    fn push(&mut self, r: &optimlab::train::EpochRecord) {
+        self.train_loss.push(r.train_loss);
+        self.train_acc.push(r.train_acc);
+        self.val_loss.push(r.val_loss);
+        self.val_acc.push(r.val_acc);
+    }
+    fn to_json(&self) -> Value {
+        // JSON has no NaN: non-finite values become null.
+        let f = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
+        let o = |v: &Option<f64>| v.map_or(Value::Null, f);
+        json!({
+            "train_loss": self.train_loss.iter().map(|v| f(*v)).collect::<Vec<_>>(),
+            "train_acc": self.train_acc.iter().map(o).collect::<Vec<_>>(),
+            "val_loss": self.val_loss.iter().map(o).collect::<Vec<_>>(),
+            "val_acc": self.val_acc.iter().map(o).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The base settings with the parameters set. A string parameter named `hidden` ("100,100")
+/// becomes the list of layer sizes.
+pub fn overlay(
+    base: &TrainSettings,
+    params: &BTreeMap<String, ParamValue>,
+) -> Result<TrainSettings> {
+    let mut table = toml::Table::try_from(base).context("settings")?;
+    for (name, value) in params {
+        let v = match (name.as_str(), value) {
+            ("hidden", ParamValue::Str(s)) => toml::Value::Array(
+                s.split(',')
+                    .map(|x| {
+                        x.trim()
+                            .parse::<i64>()
+                            .map(toml::Value::Integer)
+                            .map_err(|_| {
+                                anyhow!("hidden = \"{s}\": expected sizes such as \"100,100\"")
+                            })
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+            ("hidden", ParamValue::Int(i)) => toml::Value::Array(vec![toml::Value::Integer(*i)]),
+            (_, ParamValue::Bool(b)) => toml::Value::Boolean(*b),
+            (_, ParamValue::Int(i)) => toml::Value::Integer(*i),
+            (_, ParamValue::Float(x)) => toml::Value::Float(*x),
+            (_, ParamValue::Str(s)) => toml::Value::String(s.clone()),
+            (_, ParamValue::Null) => continue,
+        };
+        table.insert(name.clone(), v);
+    }
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            let msg = e.message().trim().to_string();
+            if msg.contains("unknown field") {
+                anyhow!("not a train setting (the keys of `optimlab train --config`): {msg}")
+            } else {
+                anyhow!("{msg}")
+            }
+        })
+}
+
+/// Values that exercise a distribution's range: its bounds, or every choice.
+fn representative_values(d: &optimlab::tune::Distribution) -> Vec<ParamValue> {
+    use optimlab::tune::Distribution as D;
+    match d {
+        D::Float { low, high, .. } => vec![ParamValue::Float(*low), ParamValue::Float(*high)],
+        D::Int { low, high, .. } => vec![ParamValue::Int(*low), ParamValue::Int(*high)],
+        D::Categorical { choices } => choices.clone(),
+    }
+}

@@ -1,0 +1,281 @@
+//! The in-memory picture of a storage's studies and trials, and the rules every back end
+//! shares: numbering, claims under a budget, lease fencing, re-queueing of expired trials.
+//!
+//! The memory storage keeps one `Model` behind a mutex; the journal storage rebuilds one by
+//! replaying its file. The SQL storages apply the same rules in SQL.
+
+use super::{StudyInfo, attrs, iso_now, unix_now};
+use crate::tune::error::{Result, TuneError};
+use crate::tune::trial::{Direction, FrozenTrial, TrialState};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One study and its trial ids in number order.
+#[derive(Clone, Debug)]
+pub(crate) struct StudyRec {
+    pub info: StudyInfo,
+    pub trials: Vec<u64>,
+}
+
+/// Studies by id; trials by id (the index into `trials`), each with its study id.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Model {
+    pub studies: BTreeMap<u64, StudyRec>,
+    pub trials: Vec<(u64, FrozenTrial)>,
+    pub next_study: u64,
+}
+
+/// What a claim should do next.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Claim {
+    /// Take this Waiting trial (its id).
+    Waiting(u64),
+    /// Create a new trial.
+    New,
+    /// Budget spent and nothing waits.
+    Nothing,
+}
+
+/// A fresh trial with nothing set (the id and number are the model's to assign).
+pub(crate) fn blank_trial(state: TrialState) -> FrozenTrial {
+    FrozenTrial {
+        id: 0,
+        number: 0,
+        state,
+        value: None,
+        params: BTreeMap::new(),
+        intermediate: BTreeMap::new(),
+        user_attrs: BTreeMap::new(),
+        system_attrs: BTreeMap::new(),
+        datetime_start: None,
+        datetime_complete: None,
+    }
+}
+
+/// The lease attribute value for `worker` holding a trial for `lease` from now.
+pub(crate) fn lease_value(worker: &str, lease: Duration) -> Value {
+    json!({"worker": worker, "expires": unix_now() + lease.as_secs_f64()})
+}
+
+/// The worker holding a trial's lease and when it expires (unix seconds).
+pub(crate) fn lease_of(t: &FrozenTrial) -> Option<(&str, f64)> {
+    let l = t.system_attrs.get(attrs::LEASE)?;
+    Some((l.get("worker")?.as_str()?, l.get("expires")?.as_f64()?))
+}
+
+/// Whether `worker` may write to the trial: Running and leased to it.
+pub(crate) fn check_fence(t: &FrozenTrial, worker: &str) -> Result<()> {
+    match lease_of(t) {
+        Some((w, _)) if t.state == TrialState::Running && w == worker => Ok(()),
+        _ => Err(TuneError::LeaseLost { number: t.number }),
+    }
+}
+
+/// Checks a state that ends a trial.
+pub(crate) fn check_final(state: TrialState) -> Result<()> {
+    if state.is_finished() {
+        Ok(())
+    } else {
+        Err(TuneError::Storage(format!(
+            "a trial can only finish as COMPLETE, PRUNED or FAIL, not {}",
+            state.name()
+        )))
+    }
+}
+
+/// Whether a trial counts toward the study's budget: everything but failed trials that were
+/// re-queued (their retry counts instead).
+pub(crate) fn counts_for_budget(t: &FrozenTrial) -> bool {
+    !t.system_attrs.contains_key(attrs::REQUEUED_AS)
+}
+
+/// How many times a trial's parameters were retried so far.
+pub(crate) fn retries_of(t: &FrozenTrial) -> u64 {
+    t.system_attrs
+        .get(attrs::RETRIES)
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+/// The Waiting copy that re-queues a failed trial: same parameters, `retry_of`, `retries`+1,
+/// and Optuna's `fixed_params` so that Optuna workers keep the parameters too.
+pub(crate) fn requeue_copy(old: &FrozenTrial) -> FrozenTrial {
+    let mut t = blank_trial(TrialState::Waiting);
+    t.params = old.params.clone();
+    t.system_attrs
+        .insert(attrs::RETRY_OF.into(), Value::from(old.number));
+    t.system_attrs
+        .insert(attrs::RETRIES.into(), Value::from(retries_of(old) + 1));
+    let fixed: serde_json::Map<String, Value> = old
+        .params
+        .iter()
+        .map(|(k, (d, v))| (k.clone(), d.to_external(*v).to_json()))
+        .collect();
+    t.system_attrs
+        .insert(attrs::FIXED_PARAMS.into(), Value::Object(fixed));
+    t
+}
+
+impl Model {
+    pub fn study(&self, id: u64) -> Result<&StudyRec> {
+        self.studies
+            .get(&id)
+            .ok_or_else(|| TuneError::NoStudy(format!("#{id}")))
+    }
+
+    pub fn study_mut(&mut self, id: u64) -> Result<&mut StudyRec> {
+        self.studies
+            .get_mut(&id)
+            .ok_or_else(|| TuneError::NoStudy(format!("#{id}")))
+    }
+
+    pub fn find_study(&self, name: &str) -> Option<&StudyRec> {
+        self.studies.values().find(|s| s.info.name == name)
+    }
+
+    /// Adds a study under the next id; fails if the name is taken.
+    pub fn create_study(
+        &mut self,
+        name: &str,
+        direction: Direction,
+        system_attrs: &BTreeMap<String, Value>,
+    ) -> Result<StudyInfo> {
+        if self.find_study(name).is_some() {
+            return Err(TuneError::StudyMismatch(format!(
+                "a study named '{name}' already exists"
+            )));
+        }
+        let id = self.next_study;
+        self.next_study += 1;
+        let info = StudyInfo {
+            id,
+            name: name.to_string(),
+            direction,
+            user_attrs: BTreeMap::new(),
+            system_attrs: system_attrs.clone(),
+        };
+        self.studies.insert(
+            id,
+            StudyRec {
+                info: info.clone(),
+                trials: Vec::new(),
+            },
+        );
+        Ok(info)
+    }
+
+    pub fn trial(&self, id: u64) -> Result<&FrozenTrial> {
+        self.trials
+            .get(id as usize)
+            .map(|(_, t)| t)
+            .ok_or_else(|| TuneError::Storage(format!("no trial with id {id}")))
+    }
+
+    pub fn trial_mut(&mut self, id: u64) -> Result<&mut FrozenTrial> {
+        self.trials
+            .get_mut(id as usize)
+            .map(|(_, t)| t)
+            .ok_or_else(|| TuneError::Storage(format!("no trial with id {id}")))
+    }
+
+    /// The trial if `worker` may write to it.
+    pub fn fenced(&mut self, id: u64, worker: &str) -> Result<&mut FrozenTrial> {
+        let t = self.trial_mut(id)?;
+        check_fence(t, worker)?;
+        Ok(t)
+    }
+
+    /// Adds a trial to a study under the next id and number; returns the id.
+    pub fn add_trial(&mut self, study: u64, mut t: FrozenTrial) -> Result<u64> {
+        let id = self.trials.len() as u64;
+        let s = self.study_mut(study)?;
+        t.id = id;
+        t.number = s.trials.len() as u64;
+        s.trials.push(id);
+        self.trials.push((study, t));
+        Ok(id)
+    }
+
+    /// The study's trials in number order.
+    pub fn study_trials(&self, study: u64) -> Result<Vec<FrozenTrial>> {
+        let s = self.study(study)?;
+        Ok(s.trials
+            .iter()
+            .map(|&id| self.trials[id as usize].1.clone())
+            .collect())
+    }
+
+    /// What a claim takes: the lowest-numbered Waiting trial, else a new one within budget.
+    pub fn next_claim(&self, study: u64, budget: Option<u64>) -> Result<Claim> {
+        let s = self.study(study)?;
+        let mut counted = 0u64;
+        for &id in &s.trials {
+            let t = &self.trials[id as usize].1;
+            if t.state == TrialState::Waiting {
+                return Ok(Claim::Waiting(id));
+            }
+            if counts_for_budget(t) {
+                counted += 1;
+            }
+        }
+        Ok(match budget {
+            Some(b) if counted >= b => Claim::Nothing,
+            _ => Claim::New,
+        })
+    }
+
+    /// Running trials of the study whose lease has expired by `now`.
+    pub fn expired(&self, study: u64, now: f64) -> Result<Vec<u64>> {
+        let s = self.study(study)?;
+        Ok(s.trials
+            .iter()
+            .copied()
+            .filter(|&id| {
+                let t = &self.trials[id as usize].1;
+                t.state == TrialState::Running && lease_of(t).is_some_and(|(_, exp)| exp < now)
+            })
+            .collect())
+    }
+
+    /// Claims directly on the model (memory storage): see [`super::Storage::claim_trial`].
+    pub fn claim(
+        &mut self,
+        study: u64,
+        worker: &str,
+        lease: Duration,
+        budget: Option<u64>,
+    ) -> Result<Option<FrozenTrial>> {
+        let id = match self.next_claim(study, budget)? {
+            Claim::Nothing => return Ok(None),
+            Claim::Waiting(id) => id,
+            Claim::New => self.add_trial(study, blank_trial(TrialState::Waiting))?,
+        };
+        let t = self.trial_mut(id)?;
+        t.state = TrialState::Running;
+        t.datetime_start = Some(iso_now());
+        t.system_attrs
+            .insert(attrs::LEASE.into(), lease_value(worker, lease));
+        Ok(Some(t.clone()))
+    }
+
+    /// Reaps directly on the model (memory storage): see [`super::Storage::reap_expired`].
+    pub fn reap(&mut self, study: u64, max_retries: u32) -> Result<Vec<u64>> {
+        let mut failed = Vec::new();
+        for id in self.expired(study, unix_now())? {
+            let t = self.trial_mut(id)?;
+            t.state = TrialState::Fail;
+            t.datetime_complete = Some(iso_now());
+            let old = t.clone();
+            failed.push(old.number);
+            if retries_of(&old) < u64::from(max_retries) {
+                let new_id = self.add_trial(study, requeue_copy(&old))?;
+                let new_number = self.trial(new_id)?.number;
+                self.trial_mut(id)?
+                    .system_attrs
+                    .insert(attrs::REQUEUED_AS.into(), Value::from(new_number));
+            }
+        }
+        Ok(failed)
+    }
+}
