@@ -22,7 +22,7 @@ for cfg in $CONFIGS; do
     dir="$OUT/$sampler+$pruner-$seed"
     if [[ -f "$dir/results.json" ]]; then continue; fi
     start=$(date +%s.%N)
-    "$BIN" tune book-search --data "$DATA" --sampler "$sampler" --pruner "$pruner" \
+    "$BIN" experiment search --data "$DATA" --sampler "$sampler" --pruner "$pruner" \
       --seed "$seed" --workers "$WORKERS" --top 0 --quiet --out "$dir" >/dev/null
     end=$(date +%s.%N)
     echo "$sampler+$pruner seed $seed: $(echo "$end - $start" | bc) s" | tee -a "$OUT/times.txt"

@@ -583,8 +583,8 @@ fn book_search_prints_the_best_like_the_book_and_writes_a_report() {
     let out = optimlab_in(
         &dir,
         &[
-            "tune",
-            "book-search",
+            "experiment",
+            "search",
             "--data",
             "digits",
             "--train-limit",

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// digits, fashion-mnist, mnist (the book's) or an MNIST-format folder
-    #[arg(long, default_value = "fashion-mnist")]
-    data: String,
+    /// fashion-mnist (default when installed, else the embedded digits), digits, mnist (the
+    /// book's) or an MNIST-format folder
+    #[arg(long)]
+    data: Option<String>,
     /// Training images used (the first N); 20 % of them validate
     #[arg(long, default_value_t = 500)]
     train_limit: usize,
@@ -40,7 +41,7 @@ pub struct Args {
     #[arg(long, default_value = "book-search")]
     study: String,
     /// Report folder
-    #[arg(long, default_value = "runs/book-search")]
+    #[arg(long, default_value = "experiments/search")]
     out: PathBuf,
     /// Best trials printed
     #[arg(long, default_value_t = 20)]
@@ -90,8 +91,22 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--trials and --workers must be at least 1");
     }
     let space = book_space();
+    let data = match &args.data {
+        Some(d) => d.clone(),
+        None if std::path::Path::new(optimlab::data::source::SYSTEM_FASHION_MNIST).is_dir() => {
+            "fashion-mnist".into()
+        }
+        None => {
+            eprintln!(
+                "note: Fashion-MNIST is not installed ({}); using the embedded digits \
+                 (apt-get install dataset-fashion-mnist, or --data)",
+                optimlab::data::source::SYSTEM_FASHION_MNIST
+            );
+            "digits".into()
+        }
+    };
     let spec = ObjectiveSpec {
-        train: book_train(&args.data, args.train_limit, args.epochs),
+        train: book_train(&data, args.train_limit, args.epochs),
         metric: Metric::ValAcc,
         final_value: Final::Last,
     };

@@ -42,6 +42,9 @@ enum Which {
     WeightDecay(Single<overfit::WeightDecayFlags>),
     /// Train and test accuracy of an overfitting network with several dropout ratios
     Dropout(Single<overfit::DropoutFlags>),
+    /// The book's hyperparameter search: random search of learning rate and weight decay on a
+    /// validation split, the best 20 printed as the book does (`optimlab tune` for more)
+    Search(crate::commands::experiment_search::Args),
     /// Every experiment, with one index page linking the reports
     All(Common),
     #[command(external_subcommand)]
@@ -177,6 +180,7 @@ pub fn run(args: Args) -> Result<()> {
             words.first().map(String::as_str).unwrap_or(""),
             NAMES.join(", ")
         ),
+        Which::Search(a) => crate::commands::experiment_search::run(a),
         Which::Trajectories(a) => single(
             &a.common,
             trajectories::prepare(&a.common, &a.flags, file_table(&a.common)?)?,

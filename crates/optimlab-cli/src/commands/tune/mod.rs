@@ -37,8 +37,6 @@ enum Command {
     Import(CopyArgs),
     /// Write a study's report: results.json, pictures and an offline HTML page.
     Report(ReportArgs),
-    /// The book's random search of learning rate and weight decay, as a preset.
-    BookSearch(crate::commands::experiment_search::Args),
 }
 
 /// The default storage: a SQLite file in the current folder.
@@ -173,7 +171,6 @@ pub fn run(args: Args) -> Result<()> {
             let study = Study::open(storage, &a.study.study)?;
             report::write(&study, &a.out, a.top, a.x.as_deref(), a.y.as_deref())
         }
-        Command::BookSearch(a) => crate::commands::experiment_search::run(a),
     }
 }
 

@@ -70,7 +70,7 @@ pub fn parse_with_grids(name: &str, seed: u64, grids: &Grids) -> Result<Box<dyn 
         ("sobol" | "qmc", None) => Box::new(qmc::QmcSampler::new(qmc::Sequence::Sobol, seed)),
         ("halton", None) => Box::new(qmc::QmcSampler::new(qmc::Sequence::Halton, seed)),
         ("tpe", options) => Box::new(tpe::TpeSampler::new(tpe::TpeConfig::parse(options, seed)?)),
-        ("cmaes", None) => Box::new(cmaes::CmaEsSampler::new(seed)),
+        ("cmaes", options) => Box::new(cmaes::CmaEsSampler::parse(options, seed)?),
         _ => {
             return Err(TuneError::Config(format!(
                 "unknown sampler '{name}': expected one of {NAMES}"
