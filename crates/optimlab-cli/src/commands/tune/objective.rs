@@ -131,7 +131,9 @@ impl ObjectiveSpec {
                 bail!("search space: '{name}' cannot be searched; set it in [train]");
             }
             for value in representative_values(&p.dist) {
-                let mut params = BTreeMap::new();
+                // A conditional parameter is checked where it is active (momentum with the
+                // optimizer that uses it), so its parents take a value that activates it.
+                let mut params = activating_parents(space, p);
                 params.insert(name.to_string(), value.clone());
                 let settings = overlay(&base, &params)
                     .map_err(|e| anyhow!("search space: parameter '{name}' = {value}: {e:#}"))?;
@@ -317,11 +319,81 @@ pub fn overlay(
 }
 
 /// Values that exercise a distribution's range: its bounds, or every choice.
+/// Values of `p`'s parents (and theirs, up the chain) under which `p` is active: the first
+/// allowed value of each condition.
+fn activating_parents(
+    space: &Space,
+    p: &optimlab::tune::ParamSpec,
+) -> BTreeMap<String, ParamValue> {
+    let mut params = BTreeMap::new();
+    let mut pending: Vec<&optimlab::tune::ParamSpec> = vec![p];
+    while let Some(spec) = pending.pop() {
+        for (parent, allowed) in &spec.when {
+            if let Some(value) = allowed.first() {
+                params
+                    .entry(parent.clone())
+                    .or_insert_with(|| value.clone());
+            }
+            if let Some(parent_spec) = space.get(parent) {
+                pending.push(parent_spec);
+            }
+        }
+    }
+    params
+}
+
 fn representative_values(d: &optimlab::tune::Distribution) -> Vec<ParamValue> {
     use optimlab::tune::Distribution as D;
     match d {
         D::Float { low, high, .. } => vec![ParamValue::Float(*low), ParamValue::Float(*high)],
         D::Int { low, high, .. } => vec![ParamValue::Int(*low), ParamValue::Int(*high)],
         D::Categorical { choices } => choices.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_and_space(text: &str) -> (ObjectiveSpec, Space) {
+        let (space, train) = Space::from_toml_str(text, "space.toml").unwrap();
+        let spec = ObjectiveSpec {
+            train,
+            metric: Metric::ValAcc,
+            final_value: Final::Last,
+        };
+        (spec, space)
+    }
+
+    #[test]
+    fn a_conditional_parameter_is_checked_where_it_is_active() {
+        let (spec, space) = spec_and_space(
+            r#"
+[params]
+lr = { type = "float", low = 1e-6, high = 1e-2, log = true }
+optimizer = { type = "categorical", choices = ["sgd", "momentum", "adam"] }
+momentum = { type = "float", low = 0.5, high = 0.99, when = { optimizer = ["momentum"] } }
+[train]
+data = "digits"
+epochs = 2
+"#,
+        );
+        assert_eq!(spec.check(&space).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_parameter_the_settings_reject_is_refused_at_the_start() {
+        // Momentum is not a hyperparameter of Adam: unconditioned, it is refused.
+        let (spec, space) = spec_and_space(
+            r#"
+[params]
+momentum = { type = "float", low = 0.5, high = 0.99 }
+[train]
+data = "digits"
+optimizer = "adam"
+"#,
+        );
+        let e = format!("{:#}", spec.check(&space).unwrap_err());
+        assert!(e.contains("'momentum'"), "{e}");
     }
 }
