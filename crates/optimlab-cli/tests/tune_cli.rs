@@ -5,7 +5,7 @@ mod common;
 use common::{assert_ok, assert_one_line_error, optimlab_in, stdout_json, temp_dir};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A small, fast space: two log-scale floats over a tiny network.
@@ -27,22 +27,47 @@ fn write_space(dir: &Path, epochs: u32, hidden: &str, extra: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
-fn results(dir: &Path, study: &str, storage: &str) -> Value {
-    let out = optimlab_in(
-        dir,
-        &[
-            "tune",
-            "report",
-            "--study",
-            study,
-            "--storage",
-            storage,
-            "--out",
-            "rep",
-        ],
+/// `tune CMD --study s --storage STORAGE REST…`: every test works on one study named `s`.
+fn tune<'a>(cmd: &'a str, storage: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["tune", cmd, "--study", "s", "--storage", storage];
+    args.extend_from_slice(rest);
+    args
+}
+
+/// `tune run` of study `s` over `space` with a budget of `trials`, then `rest`.
+fn run_args<'a>(
+    storage: &'a str,
+    space: &'a str,
+    trials: &'a str,
+    rest: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = tune("run", storage, &["--space", space, "--trials", trials]);
+    args.extend_from_slice(rest);
+    args
+}
+
+/// Asserts a run logged `n` trials on stderr (one `trial …` line each).
+fn assert_trial_lines(out: &Output, n: usize) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("trial")).count(),
+        n,
+        "{err}"
     );
-    assert_ok(&out);
+}
+
+/// The `rep/results.json` a report wrote into `dir`.
+fn read_results(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("rep/results.json")).unwrap()).unwrap()
+}
+
+/// Writes study `s`'s report into `dir/rep` and reads its results.
+fn results(dir: &Path, storage: &str) -> Value {
+    assert_ok(&optimlab_in(
+        dir,
+        &tune("report", storage, &["--out", "rep"]),
+    ));
+    read_results(dir)
 }
 
 fn trials_of(r: &Value) -> Vec<Value> {
@@ -59,41 +84,18 @@ fn a_run_completes_its_trials_and_best_json_has_the_format() {
     let space = write_space(&dir, 2, "16", "");
     let out = optimlab_in(
         &dir,
-        &[
-            "tune",
-            "run",
-            "--study",
-            "s",
-            "--storage",
+        &run_args(
             "sqlite:t.db",
-            "--space",
             &space,
-            "--trials",
             "6",
-            "--sampler",
-            "random",
-            "--workers",
-            "2",
-        ],
+            &["--sampler", "random", "--workers", "2"],
+        ),
     );
     assert_ok(&out);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        err.lines().filter(|l| l.starts_with("trial")).count(),
-        6,
-        "{err}"
-    );
+    assert_trial_lines(&out, 6);
     let best = stdout_json(&optimlab_in(
         &dir,
-        &[
-            "tune",
-            "best",
-            "--study",
-            "s",
-            "--storage",
-            "sqlite:t.db",
-            "--json",
-        ],
+        &tune("best", "sqlite:t.db", &["--json"]),
     ));
     let obj = best.as_object().unwrap();
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
@@ -103,7 +105,7 @@ fn a_run_completes_its_trials_and_best_json_has_the_format() {
     assert_eq!(params.len(), 2);
     let lr = params["lr"].as_f64().unwrap();
     assert!((1e-3..=0.3).contains(&lr));
-    let r = results(&dir, "s", "sqlite:t.db");
+    let r = results(&dir, "sqlite:t.db");
     assert_eq!(count(&r, "COMPLETE"), 6);
     // The best is the largest validation accuracy of the complete trials.
     let max = trials_of(&r)
@@ -128,33 +130,15 @@ fn rerunning_resumes_up_to_the_budget_without_redoing_trials() {
     let run = |n: &str| {
         optimlab_in(
             &dir,
-            &[
-                "tune",
-                "run",
-                "--study",
-                "s",
-                "--storage",
-                "sqlite:t.db",
-                "--space",
-                &space,
-                "--trials",
-                n,
-                "--sampler",
-                "random",
-            ],
+            &run_args("sqlite:t.db", &space, n, &["--sampler", "random"]),
         )
     };
     assert_ok(&run("3"));
-    let first = trials_of(&results(&dir, "s", "sqlite:t.db"));
+    let first = trials_of(&results(&dir, "sqlite:t.db"));
     let out = run("5");
     assert_ok(&out);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        err.lines().filter(|l| l.starts_with("trial")).count(),
-        2,
-        "{err}"
-    );
-    let second = trials_of(&results(&dir, "s", "sqlite:t.db"));
+    assert_trial_lines(&out, 2);
+    let second = trials_of(&results(&dir, "sqlite:t.db"));
     assert_eq!(second.len(), 5);
     for (a, b) in first.iter().zip(&second) {
         assert_eq!(a["params"], b["params"]);
@@ -163,7 +147,7 @@ fn rerunning_resumes_up_to_the_budget_without_redoing_trials() {
     // At the budget: nothing more to do.
     let out = run("5");
     assert_ok(&out);
-    assert_eq!(trials_of(&results(&dir, "s", "sqlite:t.db")).len(), 5);
+    assert_eq!(trials_of(&results(&dir, "sqlite:t.db")).len(), 5);
 }
 
 #[test]
@@ -174,25 +158,14 @@ fn the_same_seed_gives_the_same_trials() {
         let storage = format!("sqlite:{db}");
         assert_ok(&optimlab_in(
             &dir,
-            &[
-                "tune",
-                "run",
-                "--study",
-                "s",
-                "--storage",
+            &run_args(
                 &storage,
-                "--space",
                 &space,
-                "--trials",
                 "4",
-                "--sampler",
-                "random",
-                "--seed",
-                seed,
-                "--quiet",
-            ],
+                &["--sampler", "random", "--seed", seed, "--quiet"],
+            ),
         ));
-        trials_of(&results(&dir, "s", &storage))
+        trials_of(&results(&dir, &storage))
             .iter()
             .map(|t| (t["params"].clone(), t["value"].clone()))
             .collect::<Vec<_>>()
@@ -213,25 +186,20 @@ fn a_killed_worker_s_trial_fails_and_is_rerun_by_another_worker() {
     let bin = env!("CARGO_BIN_EXE_optimlab");
     let mut victim = Command::new(bin)
         .current_dir(&dir)
-        .args([
-            "tune",
-            "run",
-            "--study",
-            "s",
-            "--storage",
+        .args(run_args(
             storage,
-            "--space",
             &space,
-            "--trials",
             "2",
-            "--sampler",
-            "random",
-            "--lease",
-            "2",
-            "--heartbeat",
-            "0.5",
-            "--quiet",
-        ])
+            &[
+                "--sampler",
+                "random",
+                "--lease",
+                "2",
+                "--heartbeat",
+                "0.5",
+                "--quiet",
+            ],
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -239,10 +207,7 @@ fn a_killed_worker_s_trial_fails_and_is_rerun_by_another_worker() {
     // Wait until it holds a running trial.
     let started = Instant::now();
     loop {
-        let out = optimlab_in(
-            &dir,
-            &["tune", "status", "--study", "s", "--storage", storage],
-        );
+        let out = optimlab_in(&dir, &tune("status", storage, &[]));
         if String::from_utf8_lossy(&out.stdout).contains("running: trial 0") {
             break;
         }
@@ -258,21 +223,10 @@ fn a_killed_worker_s_trial_fails_and_is_rerun_by_another_worker() {
     std::thread::sleep(Duration::from_millis(2500));
     let out = optimlab_in(
         &dir,
-        &[
-            "tune",
-            "worker",
-            "--study",
-            "s",
-            "--storage",
-            storage,
-            "--lease",
-            "2",
-            "--heartbeat",
-            "0.5",
-        ],
+        &tune("worker", storage, &["--lease", "2", "--heartbeat", "0.5"]),
     );
     assert_ok(&out);
-    let r = results(&dir, "s", storage);
+    let r = results(&dir, storage);
     let trials = trials_of(&r);
     let t0 = &trials[0];
     assert_eq!(t0["state"], "FAIL", "{t0}");
@@ -303,28 +257,16 @@ fn four_workers_on_sqlite_finish_200_short_trials() {
             .spawn()
             .unwrap()
     };
-    let first = spawn(&[
-        "tune",
-        "run",
-        "--study",
-        "s",
-        "--storage",
+    let first = spawn(&run_args(
         storage,
-        "--space",
         &space,
-        "--trials",
         "200",
-        "--sampler",
-        "random",
-        "--quiet",
-    ]);
+        &["--sampler", "random", "--quiet"],
+    ));
     let started = Instant::now();
-    while !optimlab_in(
-        &dir,
-        &["tune", "status", "--study", "s", "--storage", storage],
-    )
-    .status
-    .success()
+    while !optimlab_in(&dir, &tune("status", storage, &[]))
+        .status
+        .success()
     {
         assert!(
             started.elapsed() < Duration::from_secs(20),
@@ -333,17 +275,7 @@ fn four_workers_on_sqlite_finish_200_short_trials() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let others: Vec<_> = (0..3)
-        .map(|_| {
-            spawn(&[
-                "tune",
-                "worker",
-                "--study",
-                "s",
-                "--storage",
-                storage,
-                "--quiet",
-            ])
-        })
+        .map(|_| spawn(&tune("worker", storage, &["--quiet"])))
         .collect();
     for child in std::iter::once(first).chain(others) {
         let out = child.wait_with_output().unwrap();
@@ -351,7 +283,7 @@ fn four_workers_on_sqlite_finish_200_short_trials() {
         assert!(out.status.success(), "{err}");
         assert!(!err.contains("locked"), "{err}");
     }
-    let r = results(&dir, "s", storage);
+    let r = results(&dir, storage);
     assert_eq!(count(&r, "COMPLETE"), 200);
     let numbers: Vec<u64> = trials_of(&r)
         .iter()
@@ -365,17 +297,7 @@ fn bad_input_is_one_line_and_loses_nothing() {
     let dir = temp_dir("tune-bad");
     let space = write_space(&dir, 1, "8", "");
     let run = |space: &str, extra: &[&str]| {
-        let mut args = vec![
-            "tune",
-            "run",
-            "--study",
-            "s",
-            "--storage",
-            "sqlite:t.db",
-            "--space",
-            space,
-            "--quiet",
-        ];
+        let mut args = tune("run", "sqlite:t.db", &["--space", space, "--quiet"]);
         args.extend_from_slice(extra);
         optimlab_in(&dir, &args)
     };
@@ -410,24 +332,10 @@ fn bad_input_is_one_line_and_loses_nothing() {
     assert_one_line_error(&run(&space, &["--trials", "2", "--pruner", "nope"]), "nope");
     let out = optimlab_in(
         &dir,
-        &[
-            "tune",
-            "run",
-            "--study",
-            "s",
-            "--storage",
-            "sqlite:/no/such/dir/t.db",
-            "--space",
-            &space,
-            "--trials",
-            "2",
-        ],
+        &run_args("sqlite:/no/such/dir/t.db", &space, "2", &[]),
     );
     assert_one_line_error(&out, "/no/such/dir/t.db");
-    let out = optimlab_in(
-        &dir,
-        &["tune", "status", "--study", "s", "--storage", "bogus://x"],
-    );
+    let out = optimlab_in(&dir, &tune("status", "bogus://x", &[]));
     assert_one_line_error(&out, "bogus://x");
 
     // The same study name with another space is refused, and its trials are untouched.
@@ -439,11 +347,11 @@ fn bad_input_is_one_line_and_loses_nothing() {
             .replace("high = 1e-3", "high = 1e-2"),
     )
     .unwrap();
-    let before = results(&dir, "s", "sqlite:t.db");
+    let before = results(&dir, "sqlite:t.db");
     let out = run(&other, &["--trials", "4"]);
     assert_one_line_error(&out, "weight_decay");
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
-    let after = results(&dir, "s", "sqlite:t.db");
+    let after = results(&dir, "sqlite:t.db");
     assert_eq!(before["trials"], after["trials"]);
     assert_eq!(count(&after, "COMPLETE"), 2);
 }
@@ -461,23 +369,15 @@ fn a_diverged_trial_fails_and_the_study_goes_on() {
     .unwrap();
     let out = optimlab_in(
         &dir,
-        &[
-            "tune",
-            "run",
-            "--study",
-            "s",
-            "--storage",
+        &run_args(
             "sqlite:t.db",
-            "--space",
             space.to_str().unwrap(),
-            "--trials",
             "8",
-            "--sampler",
-            "random",
-        ],
+            &["--sampler", "random"],
+        ),
     );
     assert_ok(&out);
-    let r = results(&dir, "s", "sqlite:t.db");
+    let r = results(&dir, "sqlite:t.db");
     assert_eq!(count(&r, "FAIL") + count(&r, "COMPLETE"), 8);
     assert!(
         count(&r, "FAIL") >= 1 && count(&r, "COMPLETE") >= 1,
@@ -502,25 +402,15 @@ fn the_pruner_stops_trials_and_keeps_their_last_value() {
     let space = write_space(&dir, 4, "16", "");
     let out = optimlab_in(
         &dir,
-        &[
-            "tune",
-            "run",
-            "--study",
-            "s",
-            "--storage",
+        &run_args(
             "sqlite:t.db",
-            "--space",
             &space,
-            "--trials",
             "10",
-            "--sampler",
-            "random",
-            "--pruner",
-            "threshold:lower=0.6",
-        ],
+            &["--sampler", "random", "--pruner", "threshold:lower=0.6"],
+        ),
     );
     assert_ok(&out);
-    let r = results(&dir, "s", "sqlite:t.db");
+    let r = results(&dir, "sqlite:t.db");
     assert!(count(&r, "PRUNED") >= 1, "{}", r["counts"]);
     for t in trials_of(&r) {
         let steps = t["intermediate"].as_array().unwrap();
@@ -541,23 +431,18 @@ fn export_and_import_copy_every_trial_between_storages() {
     let space = write_space(&dir, 2, "16", "");
     assert_ok(&optimlab_in(
         &dir,
-        &[
-            "tune",
-            "run",
-            "--study",
-            "s",
-            "--storage",
+        &run_args(
             "sqlite:a.db",
-            "--space",
             &space,
-            "--trials",
             "4",
-            "--sampler",
-            "random",
-            "--pruner",
-            "threshold:lower=0.5",
-            "--quiet",
-        ],
+            &[
+                "--sampler",
+                "random",
+                "--pruner",
+                "threshold:lower=0.5",
+                "--quiet",
+            ],
+        ),
     ));
     let copy = |cmd: &str, from: &str, to: &str| {
         optimlab_in(
@@ -567,14 +452,14 @@ fn export_and_import_copy_every_trial_between_storages() {
     };
     assert_ok(&copy("export", "sqlite:a.db", "journal:s.jsonl"));
     assert_ok(&copy("import", "journal:s.jsonl", "sqlite:b.db"));
-    let a = results(&dir, "s", "sqlite:a.db");
-    let b = results(&dir, "s", "sqlite:b.db");
+    let a = results(&dir, "sqlite:a.db");
+    let b = results(&dir, "sqlite:b.db");
     assert_eq!(a["trials"], b["trials"]);
     assert_eq!(a["settings"], b["settings"]);
     // A copy never merges into an existing study.
     let out = copy("export", "sqlite:a.db", "sqlite:b.db");
     assert_one_line_error(&out, "exists there already");
-    assert_eq!(results(&dir, "s", "sqlite:b.db")["trials"], a["trials"]);
+    assert_eq!(results(&dir, "sqlite:b.db")["trials"], a["trials"]);
 }
 
 #[test]
@@ -609,9 +494,7 @@ fn book_search_prints_the_best_like_the_book_and_writes_a_report() {
         best[0].contains(") | lr:") && best[0].contains(", weight decay:"),
         "{text}"
     );
-    let r: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("rep/results.json")).unwrap())
-            .unwrap();
+    let r = read_results(&dir);
     assert_eq!(count(&r, "COMPLETE"), 6);
     // The printed best is the study's best.
     let v = r["best"]["value"].as_f64().unwrap();

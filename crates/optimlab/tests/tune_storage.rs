@@ -9,7 +9,7 @@ use optimlab::tune::trial::{Direction, TrialState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use storage_conformance::{CASES, Caps, Fixture};
+use storage_conformance::{Caps, Fixture, conformance_tests};
 
 fn memory() -> Fixture {
     let shared = Arc::new(MemoryStorage::new());
@@ -28,78 +28,26 @@ fn journal() -> Fixture {
     Fixture::new(move || storage::open(&url).unwrap(), dir)
 }
 
-fn run(make: &dyn Fn() -> Fixture, caps: Caps, name: &str) {
-    let (_, case) = CASES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no conformance case {name}"));
-    case(make, &caps);
+/// Runs conformance case `name` on a back end.
+fn run(make: fn() -> Fixture, caps: Caps, name: &str) {
+    storage_conformance::case(name)(&make, &caps);
 }
 
-/// One `#[test]` per conformance case and back end.
-macro_rules! conformance {
-    ($backend:ident, $make:expr, $caps:expr, [$($case:ident),*]) => {
-        mod $backend {
-            $(
-                #[test]
-                fn $case() {
-                    super::run(&$make, $caps, stringify!($case));
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
-    memory_conformance,
+conformance_tests!(memory_conformance, |name| super::run(
     super::memory,
     super::Caps { persistent: false },
-    [
-        studies,
-        lifecycle,
-        numbering_concurrent,
-        budget_concurrent,
-        one_winner_for_waiting,
-        reap_and_requeue,
-        fencing,
-        reopen_after_crash,
-        import_round_trip
-    ]
-);
-
-conformance!(
-    sqlite_conformance,
+    name
+));
+conformance_tests!(sqlite_conformance, |name| super::run(
     super::sqlite,
     super::Caps { persistent: true },
-    [
-        studies,
-        lifecycle,
-        numbering_concurrent,
-        budget_concurrent,
-        one_winner_for_waiting,
-        reap_and_requeue,
-        fencing,
-        reopen_after_crash,
-        import_round_trip
-    ]
-);
-
-conformance!(
-    journal_conformance,
+    name
+));
+conformance_tests!(journal_conformance, |name| super::run(
     super::journal,
     super::Caps { persistent: true },
-    [
-        studies,
-        lifecycle,
-        numbering_concurrent,
-        budget_concurrent,
-        one_winner_for_waiting,
-        reap_and_requeue,
-        fencing,
-        reopen_after_crash,
-        import_round_trip
-    ]
-);
+    name
+));
 
 #[test]
 fn unknown_url_is_one_line_error() {

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
-use storage_conformance::{CASES, Caps, Fixture};
+use storage_conformance::{Caps, Fixture, conformance_tests};
 
 fn server() -> Option<String> {
     match std::env::var("OPTIMLAB_TEST_POSTGRES") {
@@ -516,51 +516,12 @@ fn newer_schema_is_refused() {
 /// The conformance suite: each case on a fresh schema, every handle a new connection.
 fn run_case(name: &str) {
     let Some(base) = server() else { return };
-    let (_, case) = CASES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no conformance case {name}"));
     let make = || {
         let scratch = fresh(&base);
         let url = scratch.url.clone();
         Fixture::new(move || Box::new(open(&url)) as Box<dyn Storage>, scratch)
     };
-    case(&make, &Caps { persistent: true });
+    storage_conformance::case(name)(&make, &Caps { persistent: true });
 }
 
-macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
-        mod conformance {
-            $(
-                #[test]
-                fn $case() {
-                    super::run_case(stringify!($case));
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
-    studies,
-    lifecycle,
-    numbering_concurrent,
-    budget_concurrent,
-    one_winner_for_waiting,
-    reap_and_requeue,
-    fencing,
-    reopen_after_crash,
-    import_round_trip,
-);
-
-/// Every case of the suite has a test here.
-#[test]
-fn conformance_covers_every_case() {
-    let here = include_str!("tune_storage_postgres.rs");
-    for (name, _) in CASES {
-        assert!(
-            here.contains(&format!("    {name},\n")),
-            "case {name} is not run"
-        );
-    }
-}
+conformance_tests!(conformance, super::run_case);

@@ -83,6 +83,59 @@ pub const CASES: &[(&str, Case)] = &[
     ("import_round_trip", import_round_trip),
 ];
 
+/// The case named `name`.
+pub fn case(name: &str) -> Case {
+    CASES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| *c)
+        .unwrap_or_else(|| panic!("no conformance case {name}"))
+}
+
+/// `conformance_tests!(module, run)`: a module of one `#[test]` per case, each calling
+/// `run(name)` (a path or closure, resolved inside the module), plus a test that every case of
+/// [`CASES`] is in this list. Back ends name their runner only; the list lives here, beside
+/// `CASES`.
+macro_rules! conformance_tests {
+    ($module:ident, $run:expr) => {
+        $crate::storage_conformance::conformance_tests!(
+            @module $module,
+            $run,
+            [
+                studies,
+                lifecycle,
+                numbering_concurrent,
+                budget_concurrent,
+                one_winner_for_waiting,
+                reap_and_requeue,
+                fencing,
+                reopen_after_crash,
+                import_round_trip
+            ]
+        );
+    };
+    (@module $module:ident, $run:expr, [$($case:ident),*]) => {
+        mod $module {
+            $(
+                #[test]
+                fn $case() {
+                    ($run)(stringify!($case));
+                }
+            )*
+
+            /// Every case of the suite has a test here.
+            #[test]
+            fn covers_every_case() {
+                let here = [$(stringify!($case)),*];
+                for (name, _) in $crate::storage_conformance::CASES {
+                    assert!(here.contains(name), "case {name} is not run");
+                }
+            }
+        }
+    };
+}
+pub(crate) use conformance_tests;
+
 /// Runs every case, naming the failing one.
 pub fn run_all(make: &dyn Fn() -> Fixture, caps: Caps) {
     for (name, case) in CASES {

@@ -3,7 +3,7 @@
 
 /// Checks a state that ends a trial (shared by the back ends).
 pub(crate) use super::model::check_final;
-use super::model::{Model, check_fence, lease_value};
+use super::model::{Model, lease_value};
 use super::{Storage, StudyInfo, attrs, iso_now};
 use crate::tune::distribution::Distribution;
 use crate::tune::error::Result;
@@ -27,6 +27,12 @@ impl MemoryStorage {
         // A panic while holding the lock leaves the model consistent (every change is a
         // single assignment or push), so a poisoned lock is still usable.
         self.model.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies `f` to trial `id` under the lock if `worker` holds the trial's lease.
+    fn fenced_write(&self, id: u64, worker: &str, f: impl FnOnce(&mut FrozenTrial)) -> Result<()> {
+        f(self.lock().fenced(id, worker)?);
+        Ok(())
     }
 }
 
@@ -82,11 +88,10 @@ impl Storage for MemoryStorage {
     }
 
     fn heartbeat(&self, trial_id: u64, worker: &str, lease: Duration) -> Result<()> {
-        let mut m = self.lock();
-        let t = m.fenced(trial_id, worker)?;
-        t.system_attrs
-            .insert(attrs::LEASE.into(), lease_value(worker, lease));
-        Ok(())
+        self.fenced_write(trial_id, worker, |t| {
+            t.system_attrs
+                .insert(attrs::LEASE.into(), lease_value(worker, lease));
+        })
     }
 
     fn set_param(
@@ -97,17 +102,15 @@ impl Storage for MemoryStorage {
         dist: &Distribution,
         internal: f64,
     ) -> Result<()> {
-        let mut m = self.lock();
-        let t = m.fenced(trial_id, worker)?;
-        t.params.insert(name.into(), (dist.clone(), internal));
-        Ok(())
+        self.fenced_write(trial_id, worker, |t| {
+            t.params.insert(name.into(), (dist.clone(), internal));
+        })
     }
 
     fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()> {
-        let mut m = self.lock();
-        let t = m.fenced(trial_id, worker)?;
-        t.intermediate.insert(step, value);
-        Ok(())
+        self.fenced_write(trial_id, worker, |t| {
+            t.intermediate.insert(step, value);
+        })
     }
 
     fn set_trial_user_attr(
@@ -117,10 +120,9 @@ impl Storage for MemoryStorage {
         key: &str,
         value: &Value,
     ) -> Result<()> {
-        let mut m = self.lock();
-        let t = m.fenced(trial_id, worker)?;
-        t.user_attrs.insert(key.into(), value.clone());
-        Ok(())
+        self.fenced_write(trial_id, worker, |t| {
+            t.user_attrs.insert(key.into(), value.clone());
+        })
     }
 
     fn finish(
@@ -131,13 +133,11 @@ impl Storage for MemoryStorage {
         value: Option<f64>,
     ) -> Result<()> {
         check_final(state)?;
-        let mut m = self.lock();
-        let t = m.trial_mut(trial_id)?;
-        check_fence(t, worker)?;
-        t.state = state;
-        t.value = value;
-        t.datetime_complete = Some(iso_now());
-        Ok(())
+        self.fenced_write(trial_id, worker, |t| {
+            t.state = state;
+            t.value = value;
+            t.datetime_complete = Some(iso_now());
+        })
     }
 
     fn reap_expired(&self, study: u64, max_retries: u32) -> Result<Vec<u64>> {

@@ -117,6 +117,66 @@ pub(crate) fn requeue_copy(old: &FrozenTrial) -> FrozenTrial {
     t
 }
 
+/// Trials assembled from a SQL storage's rows: first each trial's own row (in number order),
+/// then the rows of its parameters, intermediate values and attributes, matched by trial id.
+/// The SQLite and PostgreSQL storages read the same shape of tables.
+#[derive(Default)]
+pub(crate) struct TrialRows {
+    trials: Vec<FrozenTrial>,
+    index: BTreeMap<u64, usize>,
+}
+
+impl TrialRows {
+    /// Adds a trial from its own row, with no parameters, values or attributes yet.
+    pub fn push(
+        &mut self,
+        id: u64,
+        number: u64,
+        state: TrialState,
+        value: Option<f64>,
+        datetime_start: Option<String>,
+        datetime_complete: Option<String>,
+    ) -> &mut FrozenTrial {
+        let mut t = blank_trial(state);
+        t.id = id;
+        t.number = number;
+        t.value = value;
+        t.datetime_start = datetime_start;
+        t.datetime_complete = datetime_complete;
+        self.index.insert(id, self.trials.len());
+        self.trials.push(t);
+        self.trials.last_mut().expect("just pushed")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.trials.is_empty()
+    }
+
+    /// The ids of the trials read so far.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.index.keys().copied()
+    }
+
+    /// The trial with this id, if its row was read (a child row of another trial is ignored).
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut FrozenTrial> {
+        self.index.get(&id).map(|&i| &mut self.trials[i])
+    }
+
+    /// The trials in the order their rows came.
+    pub fn into_trials(self) -> Vec<FrozenTrial> {
+        self.trials
+    }
+}
+
+/// The map an attribute row belongs in: the system attributes or the user's.
+pub(crate) fn attr_map<'a>(
+    user: &'a mut BTreeMap<String, Value>,
+    system_attrs: &'a mut BTreeMap<String, Value>,
+    system: bool,
+) -> &'a mut BTreeMap<String, Value> {
+    if system { system_attrs } else { user }
+}
+
 impl Model {
     pub fn study(&self, id: u64) -> Result<&StudyRec> {
         self.studies

@@ -24,7 +24,7 @@
 //! existing schema NAME. Connections are unencrypted (`sslmode=require` is refused): reach a
 //! remote server through a private network or a tunnel.
 
-use super::model::{blank_trial, check_final, requeue_copy, retries_of};
+use super::model::{TrialRows, attr_map, blank_trial, check_final, requeue_copy, retries_of};
 use super::{Storage, StudyInfo, attrs};
 use crate::tune::distribution::Distribution;
 use crate::tune::error::{Result, TuneError};
@@ -376,12 +376,7 @@ fn load_studies<C: GenericClient>(c: &mut C, name: Option<&str>) -> PgResult<Vec
         let key: String = row.get(2);
         let value = parse_json(row.get(3), &format!("study attribute '{key}'"))?;
         let s = &mut studies[index[&id]];
-        let map = if system {
-            &mut s.system_attrs
-        } else {
-            &mut s.user_attrs
-        };
-        map.insert(key, value);
+        attr_map(&mut s.user_attrs, &mut s.system_attrs, system).insert(key, value);
     }
     Ok(studies)
 }
@@ -410,8 +405,7 @@ fn load_trials<C: GenericClient>(c: &mut C, which: Trials) -> PgResult<Vec<Froze
         ),
         &[param],
     )?;
-    let mut trials = Vec::with_capacity(rows.len());
-    let mut index = BTreeMap::new();
+    let mut trials = TrialRows::default();
     for row in rows {
         let id: i64 = row.get(0);
         let number: i64 = row.get(1);
@@ -419,39 +413,35 @@ fn load_trials<C: GenericClient>(c: &mut C, which: Trials) -> PgResult<Vec<Froze
         let state = TrialState::from_code(i64::from(code)).ok_or_else(|| {
             TuneError::Corrupt(format!("trial {number} has an unknown state code {code}"))
         })?;
-        let mut system_attrs = BTreeMap::new();
+        let t = trials.push(
+            id as u64,
+            number as u64,
+            state,
+            row.get(3),
+            row.get(4),
+            row.get(5),
+        );
         let worker: Option<String> = row.get(6);
         let expires: Option<f64> = row.get(7);
         if let (Some(worker), Some(expires)) = (worker, expires) {
-            system_attrs.insert(
+            t.system_attrs.insert(
                 attrs::LEASE.to_string(),
                 json!({"worker": worker, "expires": expires}),
             );
         }
-        index.insert(id, trials.len());
-        trials.push(FrozenTrial {
-            id: id as u64,
-            number: number as u64,
-            state,
-            value: row.get(3),
-            params: BTreeMap::new(),
-            intermediate: BTreeMap::new(),
-            user_attrs: BTreeMap::new(),
-            system_attrs,
-            datetime_start: row.get(4),
-            datetime_complete: row.get(5),
-        });
     }
     if trials.is_empty() {
-        return Ok(trials);
+        return Ok(Vec::new());
     }
-    let ids: Vec<i64> = index.keys().copied().collect();
+    let ids: Vec<i64> = trials.ids().map(|id| id as i64).collect();
     for row in c.query(
         "SELECT trial_id, name, distribution, value FROM optimlab_trial_params
          WHERE trial_id = ANY($1)",
         &[&ids],
     )? {
-        let t = &mut trials[index[&row.get::<_, i64>(0)]];
+        let Some(t) = trials.get_mut(row.get::<_, i64>(0) as u64) else {
+            continue;
+        };
         let name: String = row.get(1);
         let text: &str = row.get(2);
         let dist =
@@ -469,7 +459,9 @@ fn load_trials<C: GenericClient>(c: &mut C, which: Trials) -> PgResult<Vec<Froze
         "SELECT trial_id, step, value FROM optimlab_trial_intermediate WHERE trial_id = ANY($1)",
         &[&ids],
     )? {
-        let t = &mut trials[index[&row.get::<_, i64>(0)]];
+        let Some(t) = trials.get_mut(row.get::<_, i64>(0) as u64) else {
+            continue;
+        };
         let step: i64 = row.get(1);
         t.intermediate.insert(step as u64, row.get(2));
     }
@@ -477,17 +469,15 @@ fn load_trials<C: GenericClient>(c: &mut C, which: Trials) -> PgResult<Vec<Froze
         "SELECT trial_id, system, key, value FROM optimlab_trial_attrs WHERE trial_id = ANY($1)",
         &[&ids],
     )? {
-        let t = &mut trials[index[&row.get::<_, i64>(0)]];
+        let Some(t) = trials.get_mut(row.get::<_, i64>(0) as u64) else {
+            continue;
+        };
         let system: bool = row.get(1);
         let key: String = row.get(2);
         let value = parse_json(row.get(3), &format!("trial {} attribute '{key}'", t.number))?;
-        if system {
-            t.system_attrs.insert(key, value);
-        } else {
-            t.user_attrs.insert(key, value);
-        }
+        attr_map(&mut t.user_attrs, &mut t.system_attrs, system).insert(key, value);
     }
-    Ok(trials)
+    Ok(trials.into_trials())
 }
 
 /// Takes the study's next trial number (locking the study row until the transaction ends).

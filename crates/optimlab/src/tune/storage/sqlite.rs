@@ -16,7 +16,8 @@
 //! the last commits before a power loss may be lost, never the file's consistency.
 
 use super::model::{
-    blank_trial, check_fence, check_final, lease_of, lease_value, requeue_copy, retries_of,
+    TrialRows, attr_map, blank_trial, check_fence, check_final, lease_of, lease_value,
+    requeue_copy, retries_of,
 };
 use super::{Storage, StudyInfo, attrs, iso_now, unix_now};
 use crate::tune::distribution::Distribution;
@@ -222,11 +223,7 @@ impl SqliteStorage {
         for row in rows {
             let (kind, key, value) = row.map_err(|e| self.err(e))?;
             let value = self.json(&value)?;
-            if kind == USER {
-                user_attrs.insert(key, value);
-            } else {
-                system_attrs.insert(key, value);
-            }
+            attr_map(&mut user_attrs, &mut system_attrs, kind != USER).insert(key, value);
         }
         Ok(StudyInfo {
             id,
@@ -258,8 +255,7 @@ impl SqliteStorage {
             (None, None) => unreachable!("a study or a trial"),
         };
         let e = |e: rusqlite::Error| self.err(e);
-        let mut trials: Vec<FrozenTrial> = Vec::new();
-        let mut index = BTreeMap::new();
+        let mut trials = TrialRows::default();
         {
             let mut st = c
                 .prepare(&format!(
@@ -283,14 +279,7 @@ impl SqliteStorage {
                 let (tid, number, state, value, ds, dc) = row.map_err(e)?;
                 let state = TrialState::from_code(state)
                     .ok_or_else(|| self.corrupt(format!("trial {number} has state {state}")))?;
-                let mut t = blank_trial(state);
-                t.id = tid as u64;
-                t.number = number as u64;
-                t.value = value;
-                t.datetime_start = ds;
-                t.datetime_complete = dc;
-                index.insert(t.id, trials.len());
-                trials.push(t);
+                trials.push(tid as u64, number as u64, state, value, ds, dc);
             }
         }
         {
@@ -317,8 +306,8 @@ impl SqliteStorage {
                         "parameter '{name}' has an unknown distribution {dist}"
                     ))
                 })?;
-                if let Some(&i) = index.get(&(tid as u64)) {
-                    trials[i].params.insert(name, (dist, value));
+                if let Some(t) = trials.get_mut(tid as u64) {
+                    t.params.insert(name, (dist, value));
                 }
             }
         }
@@ -340,9 +329,8 @@ impl SqliteStorage {
                 .map_err(e)?;
             for row in rows {
                 let (tid, step, value) = row.map_err(e)?;
-                if let Some(&i) = index.get(&(tid as u64)) {
-                    trials[i]
-                        .intermediate
+                if let Some(t) = trials.get_mut(tid as u64) {
+                    t.intermediate
                         .insert(step as u64, value.unwrap_or(f64::NAN));
                 }
             }
@@ -367,16 +355,12 @@ impl SqliteStorage {
             for row in rows {
                 let (tid, kind, k, v) = row.map_err(e)?;
                 let v = self.json(&v)?;
-                if let Some(&i) = index.get(&(tid as u64)) {
-                    if kind == USER {
-                        trials[i].user_attrs.insert(k, v);
-                    } else {
-                        trials[i].system_attrs.insert(k, v);
-                    }
+                if let Some(t) = trials.get_mut(tid as u64) {
+                    attr_map(&mut t.user_attrs, &mut t.system_attrs, kind != USER).insert(k, v);
                 }
             }
         }
-        Ok(trials)
+        Ok(trials.into_trials())
     }
 
     fn load_trial(&self, c: &Connection, id: u64) -> Result<FrozenTrial> {
@@ -385,11 +369,24 @@ impl SqliteStorage {
             .ok_or_else(|| TuneError::Storage(format!("no trial with id {id}")))
     }
 
-    /// The trial if `worker` holds its lease (inside a write transaction).
-    fn fenced(&self, c: &Connection, id: u64, worker: &str) -> Result<FrozenTrial> {
-        let t = self.load_trial(c, id)?;
-        check_fence(&t, worker)?;
-        Ok(t)
+    /// Runs `f` in one write transaction if `worker` holds trial `id`'s lease: the check and
+    /// the write see the same state, so a reaper cannot fail the trial in between.
+    fn fenced_write(
+        &self,
+        id: u64,
+        worker: &str,
+        f: impl FnOnce(&Connection) -> Result<()>,
+    ) -> Result<()> {
+        self.write(|c| {
+            check_fence(&self.load_trial(c, id)?, worker)?;
+            f(c)
+        })
+    }
+
+    /// Runs one statement with `params` and drops the row count.
+    fn exec(&self, c: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<()> {
+        c.execute(sql, params).map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     fn set_attr(
@@ -400,23 +397,21 @@ impl SqliteStorage {
         key: &str,
         value: &Value,
     ) -> Result<()> {
-        c.execute(
+        self.exec(
+            c,
             "INSERT OR REPLACE INTO trial_attrs (trial_id, kind, key, value) VALUES (?1, ?2, ?3, ?4)",
             params![trial as i64, kind, key, value.to_string()],
         )
-        .map_err(|e| self.err(e))?;
-        Ok(())
     }
 
     fn set_study_attr(&self, study: u64, kind: i64, key: &str, value: &Value) -> Result<()> {
         self.write(|c| {
             self.check_study(c, study)?;
-            c.execute(
+            self.exec(
+                c,
                 "INSERT OR REPLACE INTO study_attrs (study_id, kind, key, value) VALUES (?1, ?2, ?3, ?4)",
                 params![study as i64, kind, key, value.to_string()],
             )
-            .map_err(|e| self.err(e))?;
-            Ok(())
         })
     }
 
@@ -607,8 +602,7 @@ impl Storage for SqliteStorage {
     }
 
     fn heartbeat(&self, trial_id: u64, worker: &str, lease: Duration) -> Result<()> {
-        self.write(|c| {
-            self.fenced(c, trial_id, worker)?;
+        self.fenced_write(trial_id, worker, |c| {
             self.set_attr(
                 c,
                 trial_id,
@@ -627,27 +621,23 @@ impl Storage for SqliteStorage {
         dist: &Distribution,
         internal: f64,
     ) -> Result<()> {
-        self.write(|c| {
-            self.fenced(c, trial_id, worker)?;
-            c.execute(
+        self.fenced_write(trial_id, worker, |c| {
+            self.exec(
+                c,
                 "INSERT OR REPLACE INTO trial_params (trial_id, name, distribution, value)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![trial_id as i64, name, dist.to_json().to_string(), internal],
             )
-            .map_err(|e| self.err(e))?;
-            Ok(())
         })
     }
 
     fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()> {
-        self.write(|c| {
-            self.fenced(c, trial_id, worker)?;
-            c.execute(
+        self.fenced_write(trial_id, worker, |c| {
+            self.exec(
+                c,
                 "INSERT OR REPLACE INTO trial_values (trial_id, step, value) VALUES (?1, ?2, ?3)",
                 params![trial_id as i64, step as i64, value],
             )
-            .map_err(|e| self.err(e))?;
-            Ok(())
         })
     }
 
@@ -658,8 +648,7 @@ impl Storage for SqliteStorage {
         key: &str,
         value: &Value,
     ) -> Result<()> {
-        self.write(|c| {
-            self.fenced(c, trial_id, worker)?;
+        self.fenced_write(trial_id, worker, |c| {
             self.set_attr(c, trial_id, USER, key, value)
         })
     }
@@ -672,14 +661,12 @@ impl Storage for SqliteStorage {
         value: Option<f64>,
     ) -> Result<()> {
         check_final(state)?;
-        self.write(|c| {
-            self.fenced(c, trial_id, worker)?;
-            c.execute(
+        self.fenced_write(trial_id, worker, |c| {
+            self.exec(
+                c,
                 "UPDATE trials SET state = ?1, value = ?2, datetime_complete = ?3 WHERE id = ?4",
                 params![state.code(), value, iso_now(), trial_id as i64],
             )
-            .map_err(|e| self.err(e))?;
-            Ok(())
         })
     }
 
