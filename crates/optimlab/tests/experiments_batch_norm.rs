@@ -3,9 +3,8 @@
 
 mod experiments_support;
 
-use experiments_support::{fashion_mnist, quiet};
+use experiments_support::{fashion_mnist, quiet, timed};
 use optimlab::experiments::batch_norm::{Config, book_scales, run};
-use std::time::Instant;
 
 #[test]
 fn batch_norm_learns_at_every_scale() {
@@ -17,12 +16,9 @@ fn batch_norm_learns_at_every_scale() {
         evaluations: 10,
         ..Config::default()
     };
-    let start = Instant::now();
-    let out = run(&config, &data, &quiet).unwrap();
-    eprintln!(
-        "batch norm test run: {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    let out = timed("batch norm test run", || {
+        run(&config, &data, &quiet).unwrap()
+    });
     assert_eq!(out.eval_iters, (0..10).map(|k| 10 * k).collect::<Vec<_>>());
     let finals: Vec<(f64, f64, f64)> = out
         .scales

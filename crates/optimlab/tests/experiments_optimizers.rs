@@ -2,10 +2,9 @@
 
 mod experiments_support;
 
-use experiments_support::{fashion_mnist, quiet};
+use experiments_support::{fashion_mnist, quiet, timed};
 use optimlab::experiments::optimizers::{Config, run};
 use optimlab::experiments::smoothing::{kaiser, smooth_curve};
-use std::time::Instant;
 
 #[test]
 fn smoothing_matches_the_books_numpy_function() {
@@ -42,12 +41,9 @@ fn sgd_ends_with_the_highest_loss() {
         iterations: 400,
         ..Config::default()
     };
-    let start = Instant::now();
-    let out = run(&config, &data, &quiet).unwrap();
-    eprintln!(
-        "optimizers, 400 iterations: {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    let out = timed("optimizers, 400 iterations", || {
+        run(&config, &data, &quiet).unwrap()
+    });
     let tail: Vec<(String, f64)> = out
         .optimizers
         .iter()

@@ -3,9 +3,8 @@
 
 mod experiments_support;
 
-use experiments_support::{fashion_mnist, quiet};
+use experiments_support::{fashion_mnist, quiet, timed};
 use optimlab::experiments::overfit::{Output, dropout, weight_decay};
-use std::time::Instant;
 
 fn gaps(out: &Output) -> Vec<(String, f64, f64, f64)> {
     out.settings
@@ -33,12 +32,9 @@ fn weight_decay_shrinks_the_gap() {
         test_size: Some(2000),
         ..weight_decay::Config::default()
     };
-    let start = Instant::now();
-    let out = weight_decay::run(&config, &data, &quiet).unwrap();
-    eprintln!(
-        "weight decay test run: {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
+    let out = timed("weight decay test run", || {
+        weight_decay::run(&config, &data, &quiet).unwrap()
+    });
     let g = gaps(&out);
     eprintln!("{g:?}");
     assert_eq!(out.eval_iters.last(), Some(&300));
@@ -61,9 +57,9 @@ fn more_dropout_smaller_gap() {
         test_size: Some(2000),
         ..dropout::Config::default()
     };
-    let start = Instant::now();
-    let out = dropout::run(&config, &data, &quiet).unwrap();
-    eprintln!("dropout test run: {:.1} s", start.elapsed().as_secs_f64());
+    let out = timed("dropout test run", || {
+        dropout::run(&config, &data, &quiet).unwrap()
+    });
     let g = gaps(&out);
     eprintln!("{g:?}");
     assert_eq!(g[0].0, "no dropout");

@@ -12,7 +12,7 @@ use super::common::{
 };
 use crate::Preset;
 use crate::data::Splits;
-use crate::nn::{Activation, BatchNormConfig, Init, NetworkConfig};
+use crate::nn::{Activation, BatchNormConfig, Init};
 use crate::optim::ResolvedOptimizer;
 use crate::tensor::DType;
 use crate::train::BatchOrder;
@@ -111,12 +111,12 @@ impl Config {
     }
 
     fn plan(&self, train_len: usize) -> EvalPlan {
-        EvalPlan {
-            evaluations: self.evaluations,
-            every: self
-                .eval_every
-                .unwrap_or((train_len / self.batch_size).max(1)),
-        }
+        EvalPlan::new(
+            self.evaluations,
+            self.eval_every,
+            train_len,
+            self.batch_size,
+        )
     }
 }
 
@@ -194,14 +194,14 @@ pub fn run(
     let mut specs = Vec::with_capacity(2 * config.scales.len());
     for &scale in &config.scales {
         for with_bn in [true, false] {
-            let mut net = NetworkConfig::new(
+            let mut net = common::network(
                 config.preset,
                 train.dim,
-                config.hidden.clone(),
+                &config.hidden,
                 train.classes,
+                config.activation,
+                Init::Std(scale),
             );
-            net.activation = config.activation;
-            net.init = Init::Std(scale);
             net.batch_norm = with_bn.then_some(bn);
             specs.push(RunSpec {
                 label: format!("σ={scale:.3e}{}", if with_bn { " batch norm" } else { "" }),

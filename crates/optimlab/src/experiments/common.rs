@@ -5,7 +5,7 @@
 
 use crate::Preset;
 use crate::data::Dataset;
-use crate::nn::{Init, Mode, Network, NetworkConfig, NnError, argmax_rows};
+use crate::nn::{Activation, Init, Mode, Network, NetworkConfig, NnError, argmax_rows};
 use crate::optim::{OptimError, Optimizer, OptimizerConfig, ResolvedOptimizer};
 use crate::rng::{self, Purpose};
 use crate::tensor::{DType, Matrix, Scalar, Threads};
@@ -297,6 +297,22 @@ pub(crate) fn init_label(init: Init) -> String {
     }
 }
 
+/// The network every study starts from: the preset's layers with the given hidden sizes,
+/// activation and initialisation; each study then changes what it compares.
+pub(crate) fn network(
+    preset: Preset,
+    input: usize,
+    hidden: &[usize],
+    output: usize,
+    activation: Activation,
+    init: Init,
+) -> NetworkConfig {
+    let mut net = NetworkConfig::new(preset, input, hidden.to_vec(), output);
+    net.activation = activation;
+    net.init = init;
+    net
+}
+
 /// One network to train: what the result is called, its architecture and its optimizer.
 #[derive(Clone, Debug)]
 pub(crate) struct RunSpec {
@@ -502,6 +518,19 @@ pub(crate) struct EvalPlan {
 }
 
 impl EvalPlan {
+    /// `evaluations` measurements, `every` iterations apart: `eval_every` when given, else
+    /// one epoch's worth of batches (`max(train_len / batch_size, 1)`, the book's N/B).
+    pub(crate) fn new(
+        evaluations: usize,
+        eval_every: Option<usize>,
+        train_len: usize,
+        batch_size: usize,
+    ) -> Self {
+        EvalPlan {
+            evaluations,
+            every: eval_every.unwrap_or((train_len / batch_size).max(1)),
+        }
+    }
     /// Iterations trained in all: `(evaluations − 1)·every + 1`.
     pub(crate) fn iterations(self) -> usize {
         (self.evaluations - 1) * self.every + 1
@@ -606,6 +635,97 @@ impl AccuracyCurves {
             diverged_at,
         }
     }
+}
+
+/// The settings the loss-curve studies share (initialisations and optimizers compared on one
+/// network), borrowed from their configs: both check, train and summarise them the same way
+/// and differ only in which runs they compare.
+pub(crate) struct LossStudy<'a> {
+    pub preset: Preset,
+    pub dtype: Option<DType>,
+    pub seed: u64,
+    pub seeds: usize,
+    pub hidden: &'a [usize],
+    pub batch_size: usize,
+    pub iterations: usize,
+    pub order: Option<BatchOrder>,
+    pub loss_record: Option<LossRecord>,
+    pub tail: usize,
+}
+
+/// What [`LossStudy::run`] gives back: the element type and seeds it ran with, and one
+/// [`LossCurves`] per run, in the order of the specs.
+pub(crate) struct LossStudyRuns {
+    pub dtype: DType,
+    pub seeds: Vec<u64>,
+    pub curves: Vec<LossCurves>,
+}
+
+impl LossStudy<'_> {
+    pub(crate) fn validate(&self) -> Result<(), ExperimentError> {
+        check_at_least_one("seeds", self.seeds)?;
+        check_at_least_one("batch size", self.batch_size)?;
+        check_at_least_one("iterations", self.iterations)?;
+        check_at_least_one("tail", self.tail)?;
+        check_hidden("hidden sizes", self.hidden)
+    }
+
+    /// Trains every spec under every seed on `train` and records the loss of each iteration.
+    pub(crate) fn run(
+        &self,
+        specs: &[RunSpec],
+        train: &Dataset,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<LossStudyRuns, ExperimentError> {
+        let seeds = seed_list(self.seed, self.seeds);
+        let dtype = dtype(self.preset, self.dtype);
+        let tracker = Tracker::new(
+            (specs.len() * seeds.len() * self.iterations) as u64,
+            progress,
+        );
+        let schedule = Schedule {
+            batch_size: self.batch_size,
+            order: order(self.preset, self.order),
+        };
+        let record = self.loss_record.unwrap_or(LossRecord::preset(self.preset));
+        let losses = loss_curves(
+            dtype,
+            specs,
+            &seeds,
+            train,
+            schedule,
+            self.iterations,
+            record,
+            &tracker,
+        )?;
+        let curves = specs
+            .iter()
+            .zip(losses)
+            .map(|(spec, loss)| LossCurves::new(spec.label.clone(), loss, self.tail))
+            .collect();
+        Ok(LossStudyRuns {
+            dtype,
+            seeds,
+            curves,
+        })
+    }
+}
+
+/// Mean loss over the last `tail` iterations of each run (averaged over seeds): the key
+/// numbers of a loss-curve study.
+pub(crate) fn tail_rows<'a>(
+    curves: impl IntoIterator<Item = &'a LossCurves>,
+    tail: usize,
+) -> Vec<Row> {
+    curves
+        .into_iter()
+        .map(|c| {
+            Row::new(
+                format!("{} loss, mean of last {tail} iterations", c.label),
+                c.tail_mean.mean,
+            )
+        })
+        .collect()
 }
 
 /// Loss curves of one setting over seeds, raw and smoothed as the book plots them.

@@ -5,11 +5,11 @@
 //! sees the same batches, so the curves differ only by the scale.
 
 use super::common::{
-    self, ExperimentError, LossCurves, OptimizerChoice, Progress, Row, RunSpec, Schedule, Tracker,
+    self, ExperimentError, LossCurves, LossStudy, OptimizerChoice, Progress, Row, RunSpec,
 };
 use crate::Preset;
 use crate::data::Splits;
-use crate::nn::{Activation, Init, NetworkConfig};
+use crate::nn::{Activation, Init};
 use crate::optim::ResolvedOptimizer;
 use crate::tensor::DType;
 use crate::train::{BatchOrder, LossRecord};
@@ -60,12 +60,23 @@ impl Default for Config {
 }
 
 impl Config {
+    fn study(&self) -> LossStudy<'_> {
+        LossStudy {
+            preset: self.preset,
+            dtype: self.dtype,
+            seed: self.seed,
+            seeds: self.seeds,
+            hidden: &self.hidden,
+            batch_size: self.batch_size,
+            iterations: self.iterations,
+            order: self.order,
+            loss_record: self.loss_record,
+            tail: self.tail,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ExperimentError> {
-        common::check_at_least_one("seeds", self.seeds)?;
-        common::check_at_least_one("batch size", self.batch_size)?;
-        common::check_at_least_one("iterations", self.iterations)?;
-        common::check_at_least_one("tail", self.tail)?;
-        common::check_hidden("hidden sizes", &self.hidden)?;
+        self.study().validate()?;
         common::check_not_empty("inits", self.inits.len())?;
         for (i, init) in self.inits.iter().enumerate() {
             init.validate()?;
@@ -106,18 +117,7 @@ pub struct Output {
 impl Output {
     /// Mean loss over the last `tail` iterations per initialisation (averaged over seeds).
     pub fn summary(&self) -> Vec<Row> {
-        self.inits
-            .iter()
-            .map(|c| {
-                Row::new(
-                    format!(
-                        "{} loss, mean of last {} iterations",
-                        c.curves.label, self.tail
-                    ),
-                    c.curves.tail_mean.mean,
-                )
-            })
-            .collect()
+        common::tail_rows(self.inits.iter().map(|c| &c.curves), self.tail)
     }
 }
 
@@ -132,63 +132,34 @@ pub fn run(
     let specs: Vec<RunSpec> = config
         .inits
         .iter()
-        .map(|&init| {
-            let mut net = NetworkConfig::new(
+        .map(|&init| RunSpec {
+            label: common::init_label(init),
+            net: common::network(
                 config.preset,
                 data.dim(),
-                config.hidden.clone(),
+                &config.hidden,
                 data.classes(),
-            );
-            net.activation = config.activation;
-            net.init = init;
-            RunSpec {
-                label: common::init_label(init),
-                net,
-                optimizer: optimizer.clone(),
-            }
+                config.activation,
+                init,
+            ),
+            optimizer: optimizer.clone(),
         })
         .collect();
-    let seeds = common::seed_list(config.seed, config.seeds);
-    let dtype = common::dtype(config.preset, config.dtype);
-    let tracker = Tracker::new(
-        (specs.len() * seeds.len() * config.iterations) as u64,
-        progress,
-    );
-    let schedule = Schedule {
-        batch_size: config.batch_size,
-        order: common::order(config.preset, config.order),
-    };
-    let record = config
-        .loss_record
-        .unwrap_or(LossRecord::preset(config.preset));
-    let curves = common::loss_curves(
-        dtype,
-        &specs,
-        &seeds,
-        &data.train,
-        schedule,
-        config.iterations,
-        record,
-        &tracker,
-    )?;
+    let runs = config.study().run(&specs, &data.train, progress)?;
     Ok(Output {
         preset: config.preset,
-        dtype,
+        dtype: runs.dtype,
         network: common::layer_sizes(data.dim(), &config.hidden, data.classes()),
         optimizer,
         batch_size: config.batch_size,
         iterations: config.iterations,
-        seeds,
+        seeds: runs.seeds,
         tail: config.tail,
         inits: config
             .inits
             .iter()
-            .zip(specs)
-            .zip(curves)
-            .map(|((&init, spec), loss)| InitCurves {
-                init,
-                curves: LossCurves::new(spec.label, loss, config.tail),
-            })
+            .zip(runs.curves)
+            .map(|(&init, curves)| InitCurves { init, curves })
             .collect(),
     })
 }

@@ -5,11 +5,11 @@
 //! batches, so the curves differ only by the update rule.
 
 use super::common::{
-    self, ExperimentError, LossCurves, OptimizerChoice, Progress, Row, RunSpec, Schedule, Tracker,
+    self, ExperimentError, LossCurves, LossStudy, OptimizerChoice, Progress, Row, RunSpec,
 };
 use crate::Preset;
 use crate::data::Splits;
-use crate::nn::{Activation, Init, NetworkConfig};
+use crate::nn::{Activation, Init};
 use crate::optim::ResolvedOptimizer;
 use crate::tensor::DType;
 use crate::train::{BatchOrder, LossRecord};
@@ -65,12 +65,23 @@ impl Default for Config {
 }
 
 impl Config {
+    fn study(&self) -> LossStudy<'_> {
+        LossStudy {
+            preset: self.preset,
+            dtype: self.dtype,
+            seed: self.seed,
+            seeds: self.seeds,
+            hidden: &self.hidden,
+            batch_size: self.batch_size,
+            iterations: self.iterations,
+            order: self.order,
+            loss_record: self.loss_record,
+            tail: self.tail,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ExperimentError> {
-        common::check_at_least_one("seeds", self.seeds)?;
-        common::check_at_least_one("batch size", self.batch_size)?;
-        common::check_at_least_one("iterations", self.iterations)?;
-        common::check_at_least_one("tail", self.tail)?;
-        common::check_hidden("hidden sizes", &self.hidden)?;
+        self.study().validate()?;
         self.init.validate()?;
         common::check_not_empty("optimizers", self.optimizers.len())?;
         for (i, o) in self.optimizers.iter().enumerate() {
@@ -111,18 +122,7 @@ pub struct Output {
 impl Output {
     /// Mean loss over the last `tail` iterations per optimizer (averaged over seeds).
     pub fn summary(&self) -> Vec<Row> {
-        self.optimizers
-            .iter()
-            .map(|o| {
-                Row::new(
-                    format!(
-                        "{} loss, mean of last {} iterations",
-                        o.curves.label, self.tail
-                    ),
-                    o.curves.tail_mean.mean,
-                )
-            })
-            .collect()
+        common::tail_rows(self.optimizers.iter().map(|o| &o.curves), self.tail)
     }
 }
 
@@ -133,14 +133,14 @@ pub fn run(
 ) -> Result<Output, ExperimentError> {
     config.validate()?;
     common::check_data("training set", &data.train)?;
-    let mut net = NetworkConfig::new(
+    let net = common::network(
         config.preset,
         data.dim(),
-        config.hidden.clone(),
+        &config.hidden,
         data.classes(),
+        config.activation,
+        config.init,
     );
-    net.activation = config.activation;
-    net.init = config.init;
     let specs = config
         .optimizers
         .iter()
@@ -159,42 +159,20 @@ pub fn run(
             })
         })
         .collect::<Result<Vec<_>, ExperimentError>>()?;
-    let seeds = common::seed_list(config.seed, config.seeds);
-    let dtype = common::dtype(config.preset, config.dtype);
-    let tracker = Tracker::new(
-        (specs.len() * seeds.len() * config.iterations) as u64,
-        progress,
-    );
-    let schedule = Schedule {
-        batch_size: config.batch_size,
-        order: common::order(config.preset, config.order),
-    };
-    let record = config
-        .loss_record
-        .unwrap_or(LossRecord::preset(config.preset));
-    let curves = common::loss_curves(
-        dtype,
-        &specs,
-        &seeds,
-        &data.train,
-        schedule,
-        config.iterations,
-        record,
-        &tracker,
-    )?;
+    let runs = config.study().run(&specs, &data.train, progress)?;
     Ok(Output {
         preset: config.preset,
-        dtype,
+        dtype: runs.dtype,
         network: common::layer_sizes(data.dim(), &config.hidden, data.classes()),
         batch_size: config.batch_size,
         iterations: config.iterations,
-        seeds,
+        seeds: runs.seeds,
         tail: config.tail,
         optimizers: specs
             .into_iter()
-            .zip(curves)
-            .map(|(spec, loss)| OptimizerCurves {
-                curves: LossCurves::new(spec.label, loss, config.tail),
+            .zip(runs.curves)
+            .map(|(spec, curves)| OptimizerCurves {
+                curves,
                 optimizer: spec.optimizer,
             })
             .collect(),

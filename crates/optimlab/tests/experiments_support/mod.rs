@@ -1,4 +1,5 @@
-//! Shared by the experiment tests: Fashion-MNIST when installed, a silent progress callback.
+//! Shared by the experiment tests: Fashion-MNIST when installed, a silent progress callback,
+//! a timed run.
 
 use optimlab::data::source::SYSTEM_FASHION_MNIST;
 use optimlab::data::{DataConfig, Splits};
@@ -18,3 +19,13 @@ pub fn fashion_mnist() -> Option<Splits> {
 }
 
 pub fn quiet(_: Progress) {}
+
+/// Runs `f` and prints how long it took as `{what}: N.N s` (the test logs keep the timings).
+// Each test crate compiles this module on its own; not every one times a run.
+#[allow(dead_code)]
+pub fn timed<R>(what: &str, f: impl FnOnce() -> R) -> R {
+    let start = std::time::Instant::now();
+    let out = f();
+    eprintln!("{what}: {:.1} s", start.elapsed().as_secs_f64());
+    out
+}

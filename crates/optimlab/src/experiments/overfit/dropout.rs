@@ -2,7 +2,6 @@
 //! after every hidden activation (the preset's style: the book's non-inverted dropout or
 //! PyTorch's inverted one), 301 evaluations.
 
-use super::Shared;
 pub use super::{Output, SettingResult};
 use crate::Preset;
 use crate::data::Splits;
@@ -64,26 +63,9 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    fn shared(&self) -> Shared<'_> {
-        Shared {
-            preset: self.preset,
-            dtype: self.dtype,
-            seed: self.seed,
-            seeds: self.seeds,
-            train_size: self.train_size,
-            test_size: self.test_size,
-            hidden: &self.hidden,
-            activation: self.activation,
-            init: self.init,
-            optimizer: &self.optimizer,
-            batch_size: self.batch_size,
-            evaluations: self.evaluations,
-            eval_every: self.eval_every,
-            order: self.order,
-        }
-    }
+impl_shared!(Config);
 
+impl Config {
     pub fn validate(&self) -> Result<(), ExperimentError> {
         self.shared().validate()?;
         common::check_not_empty("ratios", self.ratios.len())?;

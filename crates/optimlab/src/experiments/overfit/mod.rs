@@ -5,6 +5,33 @@
 //!
 //! Under each seed every setting starts from the same weights and sees the same batches.
 
+/// `fn shared(&self) -> Shared<'_>` for a study's config: both configs carry every [`Shared`]
+/// field under the same name (kept flat so their TOML/JSON keys stay as they are).
+macro_rules! impl_shared {
+    ($config:ty) => {
+        impl $config {
+            fn shared(&self) -> super::Shared<'_> {
+                super::Shared {
+                    preset: self.preset,
+                    dtype: self.dtype,
+                    seed: self.seed,
+                    seeds: self.seeds,
+                    train_size: self.train_size,
+                    test_size: self.test_size,
+                    hidden: &self.hidden,
+                    activation: self.activation,
+                    init: self.init,
+                    optimizer: &self.optimizer,
+                    batch_size: self.batch_size,
+                    evaluations: self.evaluations,
+                    eval_every: self.eval_every,
+                    order: self.order,
+                }
+            }
+        }
+    };
+}
+
 pub mod dropout;
 pub mod weight_decay;
 
@@ -80,10 +107,14 @@ impl Shared<'_> {
         let specs: Vec<RunSpec> = settings
             .into_iter()
             .map(|(label, value, change)| {
-                let mut net =
-                    NetworkConfig::new(self.preset, train.dim, self.hidden.to_vec(), train.classes);
-                net.activation = self.activation;
-                net.init = self.init;
+                let mut net = common::network(
+                    self.preset,
+                    train.dim,
+                    self.hidden,
+                    train.classes,
+                    self.activation,
+                    self.init,
+                );
                 change(&mut net);
                 values.push(value);
                 RunSpec {
@@ -95,12 +126,12 @@ impl Shared<'_> {
             .collect();
         let seeds = common::seed_list(self.seed, self.seeds);
         let dtype = common::dtype(self.preset, self.dtype);
-        let plan = EvalPlan {
-            evaluations: self.evaluations,
-            every: self
-                .eval_every
-                .unwrap_or((train.len() / self.batch_size).max(1)),
-        };
+        let plan = EvalPlan::new(
+            self.evaluations,
+            self.eval_every,
+            train.len(),
+            self.batch_size,
+        );
         let tracker = Tracker::new(
             (specs.len() * seeds.len() * plan.evaluations * plan.every) as u64,
             progress,

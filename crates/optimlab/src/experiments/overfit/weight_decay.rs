@@ -1,7 +1,6 @@
 //! Weight decay against overfitting (the book's `overfit_weight_decay.py`): λ = 0 and the
 //! book's L2 λ = 0.1 (`½λ‖W‖²` on the loss, weights only), 201 evaluations.
 
-use super::Shared;
 pub use super::{Output, SettingResult};
 use crate::Preset;
 use crate::data::Splits;
@@ -60,26 +59,9 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    fn shared(&self) -> Shared<'_> {
-        Shared {
-            preset: self.preset,
-            dtype: self.dtype,
-            seed: self.seed,
-            seeds: self.seeds,
-            train_size: self.train_size,
-            test_size: self.test_size,
-            hidden: &self.hidden,
-            activation: self.activation,
-            init: self.init,
-            optimizer: &self.optimizer,
-            batch_size: self.batch_size,
-            evaluations: self.evaluations,
-            eval_every: self.eval_every,
-            order: self.order,
-        }
-    }
+impl_shared!(Config);
 
+impl Config {
     pub fn validate(&self) -> Result<(), ExperimentError> {
         self.shared().validate()?;
         common::check_not_empty("lambdas", self.lambdas.len())?;
