@@ -267,6 +267,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiments::common::rejection;
 
     #[test]
     fn scales_are_numpys_logspace() {
@@ -280,11 +281,7 @@ mod tests {
 
     #[test]
     fn settings_are_checked() {
-        let bad = |f: fn(&mut Config)| {
-            let mut c = Config::default();
-            f(&mut c);
-            c.validate().unwrap_err().to_string()
-        };
+        let bad = |f: fn(&mut Config)| rejection(f, Config::validate);
         assert!(bad(|c| c.scales = vec![0.1, 0.0]).contains("weight scale = 0"));
         assert!(bad(|c| c.batch_size = 1).contains("batch size = 1"));
         assert!(bad(|c| c.evaluations = 0).contains("evaluations = 0"));

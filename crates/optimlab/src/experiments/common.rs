@@ -763,6 +763,18 @@ impl LossCurves {
     }
 }
 
+/// The error `validate` gives for a default config changed by `change`: the studies' setting
+/// tests each check which message a bad value produces.
+#[cfg(test)]
+pub(crate) fn rejection<C: Default>(
+    change: impl FnOnce(&mut C),
+    validate: impl FnOnce(&C) -> Result<(), ExperimentError>,
+) -> String {
+    let mut config = C::default();
+    change(&mut config);
+    validate(&config).unwrap_err().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

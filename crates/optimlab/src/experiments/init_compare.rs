@@ -167,14 +167,11 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiments::common::rejection;
 
     #[test]
     fn settings_are_checked() {
-        let bad = |f: fn(&mut Config)| {
-            let mut c = Config::default();
-            f(&mut c);
-            c.validate().unwrap_err().to_string()
-        };
+        let bad = |f: fn(&mut Config)| rejection(f, Config::validate);
         assert!(bad(|c| c.inits.clear()).contains("inits"));
         assert!(bad(|c| c.inits.push(Init::He)).contains("each initialisation once"));
         assert!(bad(|c| c.inits[0] = Init::Std(-1.0)).contains("init std"));

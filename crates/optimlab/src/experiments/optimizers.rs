@@ -182,14 +182,11 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiments::common::rejection;
 
     #[test]
     fn settings_are_checked() {
-        let bad = |f: fn(&mut Config)| {
-            let mut c = Config::default();
-            f(&mut c);
-            c.validate().unwrap_err().to_string()
-        };
+        let bad = |f: fn(&mut Config)| rejection(f, Config::validate);
         assert!(bad(|c| c.seeds = 0).contains("seeds = 0"));
         assert!(bad(|c| c.iterations = 0).contains("iterations = 0"));
         assert!(bad(|c| c.optimizers.clear()).contains("optimizers"));

@@ -110,14 +110,11 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiments::common::rejection;
 
     #[test]
     fn settings_are_checked() {
-        let bad = |f: fn(&mut Config)| {
-            let mut c = Config::default();
-            f(&mut c);
-            c.validate().unwrap_err().to_string()
-        };
+        let bad = |f: fn(&mut Config)| rejection(f, Config::validate);
         assert!(bad(|c| c.ratios = vec![0.2, 1.0]).contains("dropout ratio = 1"));
         assert!(bad(|c| c.evaluations = 0).contains("evaluations = 0"));
         assert!(bad(|c| c.optimizer.lr = Some(0.0)).contains("learning rate = 0"));

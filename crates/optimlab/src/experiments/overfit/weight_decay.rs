@@ -95,14 +95,11 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiments::common::rejection;
 
     #[test]
     fn settings_are_checked() {
-        let bad = |f: fn(&mut Config)| {
-            let mut c = Config::default();
-            f(&mut c);
-            c.validate().unwrap_err().to_string()
-        };
+        let bad = |f: fn(&mut Config)| rejection(f, Config::validate);
         assert!(bad(|c| c.lambdas = vec![-0.1]).contains("lambda = -0.1"));
         assert!(bad(|c| c.lambdas.clear()).contains("lambdas"));
         assert!(bad(|c| c.test_size = Some(0)).contains("test size = 0"));
