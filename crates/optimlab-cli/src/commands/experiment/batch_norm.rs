@@ -2,8 +2,8 @@
 //! weight scales from 1 down to 1e-4 (the book's batch_norm_test, Fig. 6-19).
 
 use super::{
-    Common, Ctx, Done, Experiment, accuracy_series, apply_common, epochs_of, fmt_spread, page,
-    settings_from, write_report,
+    Common, Ctx, Done, Experiment, Report, accuracy_series, apply_common, eval_epochs, fmt_spread,
+    overlay, overlay_optimizer, settings_from,
 };
 use crate::report::{self, Grid, LineChart, PALETTE, Table, fmt_num};
 use anyhow::Result;
@@ -47,27 +47,12 @@ pub fn prepare(
 ) -> Result<Box<dyn Experiment>> {
     let mut c: Config = settings_from(file, common)?;
     apply_common!(c, common);
-    if let Some(v) = flags.epochs {
-        c.evaluations = v;
-    }
-    if let Some(v) = flags.train_size {
-        c.train_size = v;
-    }
-    if let Some(v) = flags.batch_size {
-        c.batch_size = v;
-    }
-    if let Some(v) = &flags.optimizer {
-        c.optimizer = v.clone();
-    }
-    if let Some(v) = flags.lr {
-        c.optimizer.lr = Some(v);
-    }
-    if let Some(v) = &flags.hidden {
-        c.hidden = v.clone();
-    }
-    if let Some(v) = &flags.scales {
-        c.scales = v.clone();
-    }
+    overlay(&mut c.evaluations, &flags.epochs);
+    overlay(&mut c.train_size, &flags.train_size);
+    overlay(&mut c.batch_size, &flags.batch_size);
+    overlay_optimizer(&mut c.optimizer, &flags.optimizer, flags.lr);
+    overlay(&mut c.hidden, &flags.hidden);
+    overlay(&mut c.scales, &flags.scales);
     c.validate()?;
     Ok(Box::new(Prepared { config: c }))
 }
@@ -84,8 +69,7 @@ impl Experiment for Prepared {
     fn execute(&self, ctx: &Ctx<'_>, dir: &Path) -> Result<Done> {
         let c = &self.config;
         let out = batch_norm::run(c, ctx.data()?, &ctx.progress("batch-norm"))?;
-        let per_epoch = (out.train_size / out.batch_size.max(1)).max(1);
-        let epochs = epochs_of(&out.eval_iters, per_epoch);
+        let epochs = eval_epochs(&out.eval_iters, out.train_size, out.batch_size);
         let panels: Vec<LineChart> = out
             .scales
             .iter()
@@ -155,15 +139,12 @@ impl Experiment for Prepared {
             "The same network trains from weights drawn at 16 standard deviations, from 1 down to 1e-4, once with batch normalization after every hidden dense layer (solid) and once without (dashed).",
             "Without batch normalization only a narrow band of scales learns at all; with it, training accuracy rises quickly for almost every scale: the network becomes far less sensitive to its initial weights.",
         ];
-        write_report(
-            dir,
-            "batch-norm",
-            c,
-            &out,
-            page(title, &intro, vec![fig.clone()], table.clone(), c),
-        )?;
-        Ok(Done {
-            title: title.into(),
+        Report {
+            name: "batch-norm",
+            title,
+            intro: &intro,
+            figures: vec![fig],
+            key_numbers: table,
             summary: format!(
                 "{} of {} scales end above {} accuracy with batch norm, {} without",
                 above(true),
@@ -171,8 +152,7 @@ impl Experiment for Prepared {
                 out.chance_threshold,
                 above(false)
             ),
-            key_numbers: table,
-            thumbnail: Some(fig.png),
-        })
+        }
+        .write(dir, c, &out)
     }
 }

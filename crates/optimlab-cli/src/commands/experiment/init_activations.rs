@@ -3,8 +3,8 @@
 //! Figs. 6-10 to 6-14).
 
 use super::{
-    Common, Ctx, Done, Experiment, apply_common, fmt_value, init_compare::parse_inits, page,
-    settings_from, write_report,
+    Common, Ctx, Done, Experiment, Report, apply_common, fmt_value, init_compare::parse_inits,
+    overlay, settings_from,
 };
 use crate::report::{self, Grid, Histogram, PALETTE, Table};
 use anyhow::Result;
@@ -45,24 +45,14 @@ pub fn prepare(
 ) -> Result<Box<dyn Experiment>> {
     let mut c: Config = settings_from(file, common)?;
     apply_common!(c, common);
-    if let Some(v) = flags.samples {
-        c.samples = v;
-    }
-    if let Some(v) = flags.width {
-        c.width = v;
-    }
-    if let Some(v) = flags.layers {
-        c.layers = v;
-    }
-    if let Some(v) = flags.bins {
-        c.bins = v;
-    }
+    overlay(&mut c.samples, &flags.samples);
+    overlay(&mut c.width, &flags.width);
+    overlay(&mut c.layers, &flags.layers);
+    overlay(&mut c.bins, &flags.bins);
     if let Some(v) = &flags.inits {
         c.inits = parse_inits(v, c.preset)?;
     }
-    if let Some(v) = &flags.activations {
-        c.activations = v.clone();
-    }
+    overlay(&mut c.activations, &flags.activations);
     c.validate()?;
     Ok(Box::new(Prepared { config: c }))
 }
@@ -87,7 +77,7 @@ impl Experiment for Prepared {
             "saturated share",
             "dead units",
         ]);
-        for (ai, &act) in c.activations.iter().enumerate() {
+        for &act in &c.activations {
             let combos: Vec<_> = out
                 .combinations
                 .iter()
@@ -144,7 +134,6 @@ impl Experiment for Prepared {
             );
             grid.panel_size = (250, 190);
             figures.push(report::save(&grid, dir, &format!("hist_{}", act.name()))?);
-            let _ = ai;
         }
         let title = "Activations by weight initialisation";
         let intro = [
@@ -152,11 +141,12 @@ impl Experiment for Prepared {
             "With sigmoid, std 1 pushes the activations to 0 and 1 (saturation: vanishing gradients) and std 0.01 squeezes them around 0.5 (no diversity); Xavier keeps them spread. With ReLU, He's √(2/n) keeps every layer's spread alike while the smaller scales shrink layer by layer.",
             "The table gives the last layer's standard deviation, the share of saturated activations (sigmoid/tanh near their limits, ReLU at 0) and the share of units that never activate.",
         ];
-        let thumb = figures.first().map(|f| f.png.clone());
-        let page = page(title, &intro, figures, table.clone(), c);
-        write_report(dir, "init-activations", c, &out, page)?;
-        Ok(Done {
-            title: title.into(),
+        Report {
+            name: "init-activations",
+            title,
+            intro: &intro,
+            figures,
+            key_numbers: table,
             summary: format!(
                 "{} weight scales × {} activations, {} layers of {}",
                 c.inits.len(),
@@ -164,8 +154,7 @@ impl Experiment for Prepared {
                 c.layers,
                 c.width
             ),
-            key_numbers: table,
-            thumbnail: thumb,
-        })
+        }
+        .write(dir, c, &out)
     }
 }

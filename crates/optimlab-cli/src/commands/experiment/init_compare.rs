@@ -2,10 +2,10 @@
 //! book's weight_init_compare, Fig. 6-15).
 
 use super::{
-    Common, Ctx, Done, Experiment, apply_common, fmt_spread, loss_chart, loss_series, page,
-    settings_from, write_report,
+    Common, Ctx, Done, Experiment, Report, apply_common, fmt_spread, overlay, overlay_optimizer,
+    save_loss_chart, settings_from,
 };
-use crate::report::{self, Table, series_color};
+use crate::report::Table;
 use anyhow::{Result, anyhow};
 use optimlab::experiments::OptimizerChoice;
 use optimlab::experiments::init_compare::{self, Config};
@@ -58,30 +58,15 @@ pub fn prepare(
 ) -> Result<Box<dyn Experiment>> {
     let mut c: Config = settings_from(file, common)?;
     apply_common!(c, common);
-    if let Some(v) = flags.iters {
-        c.iterations = v;
-    }
+    overlay(&mut c.iterations, &flags.iters);
     if let Some(v) = &flags.inits {
         c.inits = parse_inits(v, c.preset)?;
     }
-    if let Some(v) = &flags.optimizer {
-        c.optimizer = v.clone();
-    }
-    if let Some(v) = flags.lr {
-        c.optimizer.lr = Some(v);
-    }
-    if let Some(v) = flags.batch_size {
-        c.batch_size = v;
-    }
-    if let Some(v) = &flags.hidden {
-        c.hidden = v.clone();
-    }
-    if let Some(v) = flags.activation {
-        c.activation = v;
-    }
-    if let Some(v) = flags.tail {
-        c.tail = v;
-    }
+    overlay_optimizer(&mut c.optimizer, &flags.optimizer, flags.lr);
+    overlay(&mut c.batch_size, &flags.batch_size);
+    overlay(&mut c.hidden, &flags.hidden);
+    overlay(&mut c.activation, &flags.activation);
+    overlay(&mut c.tail, &flags.tail);
     c.validate()?;
     Ok(Box::new(Prepared { config: c }))
 }
@@ -98,31 +83,20 @@ impl Experiment for Prepared {
     fn execute(&self, ctx: &Ctx<'_>, dir: &Path) -> Result<Done> {
         let c = &self.config;
         let out = init_compare::run(c, ctx.data()?, &ctx.progress("init-compare"))?;
-        let series: Vec<_> = out
+        let curves: Vec<_> = out
             .inits
             .iter()
-            .enumerate()
-            .map(|(i, ic)| {
-                (
-                    ic.curves.label.clone(),
-                    loss_series(
-                        &ic.curves.label,
-                        series_color(&ic.curves.label, i),
-                        &ic.curves,
-                    ),
-                )
-            })
+            .map(|ic| (ic.curves.label.as_str(), &ic.curves))
             .collect();
-        let mut chart = loss_chart(
+        let fig = save_loss_chart(
+            dir,
             &format!(
                 "Training loss by weight scale, {} with {}",
                 out.network, out.optimizer.name
             ),
-            "iteration",
-            &series,
-        );
-        chart.y_range = Some((0.0, 2.5));
-        let fig = report::save(&chart, dir, "loss")?;
+            &curves,
+            (0.0, 2.5),
+        )?;
         let mut table = Table::new(&["weights", &format!("loss, mean of last {}", out.tail)]);
         for ic in &out.inits {
             table.row(vec![
@@ -136,18 +110,19 @@ impl Experiment for Prepared {
             "With std 0.01 the signal shrinks layer after layer, the gradients vanish and the loss barely moves; Xavier and He keep the activations spread and learn quickly, He fastest with ReLU.",
             "Thick lines: losses smoothed with the book's Kaiser window; faint lines: raw losses; shaded bands: min–max over seeds.",
         ];
-        let page = page(title, &intro, vec![fig.clone()], table.clone(), c);
-        write_report(dir, "init-compare", c, &out, page)?;
-        Ok(Done {
-            title: title.into(),
+        Report {
+            name: "init-compare",
+            title,
+            intro: &intro,
+            figures: vec![fig],
+            key_numbers: table,
             summary: format!(
                 "{} weight scales, {} iterations, network {}",
                 out.inits.len(),
                 out.iterations,
                 out.network
             ),
-            key_numbers: table,
-            thumbnail: Some(fig.png),
-        })
+        }
+        .write(dir, c, &out)
     }
 }

@@ -173,6 +173,22 @@ pub trait Experiment {
     fn execute(&self, ctx: &Ctx<'_>, dir: &Path) -> Result<Done>;
 }
 
+/// How an experiment checks its settings: defaults, then the `--config` table, then its flags.
+type Prepare<F> = fn(&Common, &F, Option<toml::Table>) -> Result<Box<dyn Experiment>>;
+
+/// An experiment's `Prepare` with its default flags, as `all` runs it.
+type PrepareDefault = fn(&Common, Option<toml::Table>) -> Result<Box<dyn Experiment>>;
+
+impl<F: clap::Args> Single<F> {
+    /// Prepares the experiment from this command line and runs it into its report folder.
+    fn run(&self, prepare: Prepare<F>) -> Result<()> {
+        single(
+            &self.common,
+            prepare(&self.common, &self.flags, file_table(&self.common)?)?,
+        )
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     match args.which {
         Which::Unknown(words) => bail!(
@@ -181,34 +197,13 @@ pub fn run(args: Args) -> Result<()> {
             NAMES.join(", ")
         ),
         Which::Search(a) => crate::commands::experiment_search::run(a),
-        Which::Trajectories(a) => single(
-            &a.common,
-            trajectories::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
-        ),
-        Which::Optimizers(a) => single(
-            &a.common,
-            optimizers::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
-        ),
-        Which::InitActivations(a) => single(
-            &a.common,
-            init_activations::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
-        ),
-        Which::InitCompare(a) => single(
-            &a.common,
-            init_compare::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
-        ),
-        Which::BatchNorm(a) => single(
-            &a.common,
-            batch_norm::prepare(&a.common, &a.flags, file_table(&a.common)?)?,
-        ),
-        Which::WeightDecay(a) => single(
-            &a.common,
-            overfit::prepare_weight_decay(&a.common, &a.flags, file_table(&a.common)?)?,
-        ),
-        Which::Dropout(a) => single(
-            &a.common,
-            overfit::prepare_dropout(&a.common, &a.flags, file_table(&a.common)?)?,
-        ),
+        Which::Trajectories(a) => a.run(trajectories::prepare),
+        Which::Optimizers(a) => a.run(optimizers::prepare),
+        Which::InitActivations(a) => a.run(init_activations::prepare),
+        Which::InitCompare(a) => a.run(init_compare::prepare),
+        Which::BatchNorm(a) => a.run(batch_norm::prepare),
+        Which::WeightDecay(a) => a.run(overfit::prepare_weight_decay),
+        Which::Dropout(a) => a.run(overfit::prepare_dropout),
         Which::All(common) => all(&common),
     }
 }
@@ -289,24 +284,40 @@ fn note_data(ctx: &Ctx<'_>) {
     }
 }
 
-fn single(common: &Common, exp: Box<dyn Experiment>) -> Result<()> {
+/// Loads the data the experiments need (before anything is written) and opens the staging
+/// folder of the report at `--out` (default `experiments/<default_name>`).
+fn start<'a>(
+    common: &'a Common,
+    exps: &[Box<dyn Experiment>],
+    default_name: &str,
+) -> Result<(Ctx<'a>, PathBuf, Staging)> {
     let ctx = new_ctx(common);
-    if exp.needs_data() {
+    if exps.iter().any(|e| e.needs_data()) {
         note_data(&ctx);
         ctx.data()?;
     }
     let out = common
         .out
         .clone()
-        .unwrap_or_else(|| default_out(exp.name()));
+        .unwrap_or_else(|| default_out(default_name));
     let staging = Staging::new(&out).with_context(|| format!("--out {}", out.display()))?;
-    let done = exp.execute(&ctx, staging.path())?;
+    Ok((ctx, out, staging))
+}
+
+/// Clears the progress bar and moves the complete report into place.
+fn commit(ctx: &Ctx<'_>, staging: Staging, out: &Path) -> Result<()> {
     if let Some(bar) = &ctx.bar {
         bar.finish_and_clear();
     }
     staging
         .commit()
-        .with_context(|| format!("--out {}", out.display()))?;
+        .with_context(|| format!("--out {}", out.display()))
+}
+
+fn single(common: &Common, exp: Box<dyn Experiment>) -> Result<()> {
+    let (ctx, out, staging) = start(common, std::slice::from_ref(&exp), exp.name())?;
+    let done = exp.execute(&ctx, staging.path())?;
+    commit(&ctx, staging, &out)?;
     if !common.quiet {
         println!("{}", done.title);
         print!("{}", done.key_numbers.to_text());
@@ -327,28 +338,28 @@ fn all(common: &Common) -> Result<()> {
             Some(_) => bail!("--config: [{name}] must be a table of that experiment's settings"),
         }
     };
-    let exps: Vec<Box<dyn Experiment>> = vec![
-        trajectories::prepare(common, &Default::default(), section("trajectories")?)?,
-        optimizers::prepare(common, &Default::default(), section("optimizers")?)?,
-        init_activations::prepare(common, &Default::default(), section("init-activations")?)?,
-        init_compare::prepare(common, &Default::default(), section("init-compare")?)?,
-        batch_norm::prepare(common, &Default::default(), section("batch-norm")?)?,
-        overfit::prepare_weight_decay(common, &Default::default(), section("weight-decay")?)?,
-        overfit::prepare_dropout(common, &Default::default(), section("dropout")?)?,
+    // `all` runs each experiment with its default flags; in the order of NAMES.
+    let prepares: [PrepareDefault; 7] = [
+        |c, t| trajectories::prepare(c, &Default::default(), t),
+        |c, t| optimizers::prepare(c, &Default::default(), t),
+        |c, t| init_activations::prepare(c, &Default::default(), t),
+        |c, t| init_compare::prepare(c, &Default::default(), t),
+        |c, t| batch_norm::prepare(c, &Default::default(), t),
+        |c, t| overfit::prepare_weight_decay(c, &Default::default(), t),
+        |c, t| overfit::prepare_dropout(c, &Default::default(), t),
     ];
+    let exps = NAMES
+        .iter()
+        .zip(prepares)
+        .map(|(name, prepare)| prepare(common, section(name)?))
+        .collect::<Result<Vec<_>>>()?;
     if let Some(rest) = file.as_ref().and_then(|t| t.keys().next()) {
         bail!(
             "--config: unknown experiment table [{rest}] (expected {})",
             NAMES.join(", ")
         );
     }
-    let ctx = new_ctx(common);
-    if exps.iter().any(|e| e.needs_data()) {
-        note_data(&ctx);
-        ctx.data()?;
-    }
-    let out = common.out.clone().unwrap_or_else(|| default_out("all"));
-    let staging = Staging::new(&out).with_context(|| format!("--out {}", out.display()))?;
+    let (ctx, out, staging) = start(common, &exps, "all")?;
     let mut entries = Vec::new();
     let mut done_all = Vec::new();
     for e in &exps {
@@ -369,12 +380,7 @@ fn all(common: &Common) -> Result<()> {
         "The chapter's experiments on training: optimizers, weight initialisation and more. Each report shows its figures, the settings it ran with and its key numbers.",
         &entries,
     )?;
-    if let Some(bar) = &ctx.bar {
-        bar.finish_and_clear();
-    }
-    staging
-        .commit()
-        .with_context(|| format!("--out {}", out.display()))?;
+    commit(&ctx, staging, &out)?;
     if !common.quiet {
         for d in &done_all {
             println!("{}", d.title);
@@ -415,43 +421,73 @@ pub fn settings_rows<C: serde::Serialize>(config: &C) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Writes `results.json` (settings and every number plotted) and `index.html`.
-pub fn write_report<C: serde::Serialize, O: serde::Serialize>(
-    dir: &Path,
-    name: &str,
-    config: &C,
-    output: &O,
-    page: Page,
-) -> Result<()> {
-    let results = serde_json::json!({
-        "experiment": name,
-        "settings": config,
-        "output": output,
-    });
-    let path = dir.join("results.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&results)?)
-        .with_context(|| format!("writing {}", path.display()))?;
-    page.write(dir)
+/// What an experiment shows once it has run: its page text, figures and key numbers, and the
+/// one-line summary of the index page (whose thumbnail is the first figure).
+pub struct Report<'a> {
+    pub name: &'static str,
+    pub title: &'a str,
+    pub intro: &'a [&'a str],
+    pub figures: Vec<FigureFiles>,
+    pub key_numbers: Table,
+    pub summary: String,
 }
 
-/// The page of an experiment: its text, figures, key numbers and settings.
-pub fn page<C: serde::Serialize>(
-    title: &str,
-    intro: &[&str],
-    figures: Vec<FigureFiles>,
-    key_numbers: Table,
-    config: &C,
-) -> Page {
-    Page {
-        title: title.to_string(),
-        intro: intro.iter().map(|s| s.to_string()).collect(),
-        figures,
-        key_numbers,
-        settings: settings_rows(config),
-        files: vec![(
-            "results.json: the settings and every number plotted".into(),
-            "results.json".into(),
-        )],
+impl Report<'_> {
+    /// Writes `results.json` (settings and every number plotted) and `index.html` into `dir`,
+    /// and returns what the terminal and the index page show.
+    pub fn write<C: serde::Serialize, O: serde::Serialize>(
+        self,
+        dir: &Path,
+        config: &C,
+        output: &O,
+    ) -> Result<Done> {
+        let results = serde_json::json!({
+            "experiment": self.name,
+            "settings": config,
+            "output": output,
+        });
+        let path = dir.join("results.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&results)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        let thumbnail = self.figures.first().map(|f| f.png.clone());
+        Page {
+            title: self.title.to_string(),
+            intro: self.intro.iter().map(|s| s.to_string()).collect(),
+            figures: self.figures,
+            key_numbers: self.key_numbers.clone(),
+            settings: settings_rows(config),
+            files: vec![(
+                "results.json: the settings and every number plotted".into(),
+                "results.json".into(),
+            )],
+        }
+        .write(dir)?;
+        Ok(Done {
+            title: self.title.into(),
+            summary: self.summary,
+            key_numbers: self.key_numbers,
+            thumbnail,
+        })
+    }
+}
+
+/// Sets the optimizer from `--optimizer`, then its learning rate from `--lr` (which wins over
+/// a rate given as `name:lr`).
+pub fn overlay_optimizer(
+    setting: &mut optimlab::experiments::OptimizerChoice,
+    optimizer: &Option<optimlab::experiments::OptimizerChoice>,
+    lr: Option<f64>,
+) {
+    overlay(setting, optimizer);
+    if let Some(v) = lr {
+        setting.lr = Some(v);
+    }
+}
+
+/// Replaces a setting with its flag's value when the flag was given.
+pub fn overlay<T: Clone>(setting: &mut T, flag: &Option<T>) {
+    if let Some(v) = flag {
+        *setting = v.clone();
     }
 }
 
@@ -471,18 +507,22 @@ macro_rules! apply_common {
 }
 pub(crate) use apply_common;
 
-/// A loss chart in the book's style: each curve smoothed with the book's Kaiser window, the
-/// raw losses faint underneath; over several seeds, the mean with a min–max band.
-pub fn loss_chart(
+/// Saves the loss chart (`loss.png`/`.svg`) in the book's style: each curve smoothed with the
+/// book's Kaiser window, the raw losses faint underneath; over several seeds, the mean with a
+/// min–max band. `curves` pairs each setting's colour key with its curves.
+pub fn save_loss_chart(
+    dir: &Path,
     title: &str,
-    x_label: &str,
-    curves: &[(String, crate::report::Series)],
-) -> crate::report::LineChart {
-    let mut chart = crate::report::LineChart::new(title, x_label, "training loss");
-    for (_, s) in curves {
-        chart = chart.series(s.clone());
+    curves: &[(&str, &optimlab::experiments::LossCurves)],
+    y_range: (f64, f64),
+) -> Result<FigureFiles> {
+    let mut chart = crate::report::LineChart::new(title, "iteration", "training loss");
+    for (i, (key, c)) in curves.iter().enumerate() {
+        let color = crate::report::series_color(key, i);
+        chart = chart.series(loss_series(&c.label, color, c));
     }
-    chart
+    chart.y_range = Some(y_range);
+    report::save(&chart, dir, "loss")
 }
 
 /// The series of one setting's loss curves: smoothed mean (with band over seeds) over raw.
@@ -549,11 +589,21 @@ pub fn accuracy_series(
     out
 }
 
-/// Epoch numbers of evaluations made after iterations `eval_iters` (`per_epoch` iterations
-/// an epoch), as the book counts them: the first evaluation is epoch 0.
-pub fn epochs_of(eval_iters: &[usize], per_epoch: usize) -> Vec<f64> {
+/// Epoch numbers of evaluations made after iterations `eval_iters` of batches of `batch_size`
+/// drawn from `train_size` samples, as the book counts them: the first evaluation is epoch 0.
+pub fn eval_epochs(eval_iters: &[usize], train_size: usize, batch_size: usize) -> Vec<f64> {
+    let per_epoch = (train_size / batch_size.max(1)).max(1);
     eval_iters
         .iter()
-        .map(|&i| i as f64 / per_epoch.max(1) as f64)
+        .map(|&i| i as f64 / per_epoch as f64)
         .collect()
+}
+
+/// The values of a list setting as the summaries show them: "a, b, c".
+pub fn fmt_list(values: &[f64]) -> String {
+    values
+        .iter()
+        .map(|v| crate::report::fmt_num(*v))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

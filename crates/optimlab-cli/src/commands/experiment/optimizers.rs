@@ -2,10 +2,10 @@
 //! batches (the book's optimizer comparison on MNIST, Fig. 6-9).
 
 use super::{
-    Common, Ctx, Done, Experiment, apply_common, fmt_spread, loss_chart, loss_series, page,
-    settings_from, write_report,
+    Common, Ctx, Done, Experiment, Report, apply_common, fmt_spread, overlay, save_loss_chart,
+    settings_from,
 };
-use crate::report::{self, Table, series_color};
+use crate::report::Table;
 use anyhow::Result;
 use optimlab::experiments::OptimizerChoice;
 use optimlab::experiments::optimizers::{self, Config};
@@ -45,24 +45,12 @@ pub fn prepare(
 ) -> Result<Box<dyn Experiment>> {
     let mut c: Config = settings_from(file, common)?;
     apply_common!(c, common);
-    if let Some(v) = flags.iters {
-        c.iterations = v;
-    }
-    if let Some(v) = &flags.optimizers {
-        c.optimizers = v.clone();
-    }
-    if let Some(v) = flags.batch_size {
-        c.batch_size = v;
-    }
-    if let Some(v) = &flags.hidden {
-        c.hidden = v.clone();
-    }
-    if let Some(v) = flags.activation {
-        c.activation = v;
-    }
-    if let Some(v) = flags.tail {
-        c.tail = v;
-    }
+    overlay(&mut c.iterations, &flags.iters);
+    overlay(&mut c.optimizers, &flags.optimizers);
+    overlay(&mut c.batch_size, &flags.batch_size);
+    overlay(&mut c.hidden, &flags.hidden);
+    overlay(&mut c.activation, &flags.activation);
+    overlay(&mut c.tail, &flags.tail);
     c.validate()?;
     Ok(Box::new(Prepared { config: c }))
 }
@@ -79,35 +67,28 @@ impl Experiment for Prepared {
     fn execute(&self, ctx: &Ctx<'_>, dir: &Path) -> Result<Done> {
         let c = &self.config;
         let out = optimizers::run(c, ctx.data()?, &ctx.progress("optimizers"))?;
-        let series: Vec<_> = out
+        let curves: Vec<_> = out
             .optimizers
             .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                let color = series_color(&o.optimizer.name, i);
-                (
-                    o.curves.label.clone(),
-                    loss_series(&o.curves.label, color, &o.curves),
-                )
-            })
+            .map(|o| (o.optimizer.name.as_str(), &o.curves))
             .collect();
-        let mut chart = loss_chart(
-            &format!("Training loss, network {}", out.network),
-            "iteration",
-            &series,
-        );
-        chart.y_range = Some((0.0, 1.0f64.max(0.0)));
-        if let Some(top) = out
+        // The book shows 0..1; keep the start of every curve in view when it is higher.
+        let y_range = match out
             .optimizers
             .iter()
             .filter_map(|o| o.curves.smoothed.first().and_then(|s| s.first()))
             .copied()
             .reduce(f64::max)
         {
-            // The book shows 0..1; keep the start of every curve in view when it is higher.
-            chart.y_range = Some((0.0, top.max(1.0) * 1.05));
-        }
-        let fig = report::save(&chart, dir, "loss")?;
+            Some(top) => (0.0, top.max(1.0) * 1.05),
+            None => (0.0, 1.0),
+        };
+        let fig = save_loss_chart(
+            dir,
+            &format!("Training loss, network {}", out.network),
+            &curves,
+            y_range,
+        )?;
         let mut table = Table::new(&[
             "optimizer",
             "lr",
@@ -126,10 +107,12 @@ impl Experiment for Prepared {
             "The thick lines are the losses smoothed as the book smooths them (an 11-point Kaiser window, β = 2); the faint lines underneath are the raw per-iteration losses. With several seeds the thick line is the mean and the shaded band spans the minimum and maximum.",
             "In the book, AdaGrad and Adam (and Momentum) learn faster than plain SGD, whose loss falls slowest.",
         ];
-        let page = page(title, &intro, vec![fig.clone()], table.clone(), c);
-        write_report(dir, "optimizers", c, &out, page)?;
-        Ok(Done {
-            title: title.into(),
+        Report {
+            name: "optimizers",
+            title,
+            intro: &intro,
+            figures: vec![fig],
+            key_numbers: table,
             summary: format!(
                 "{} optimizers, {} iterations of batch {}, network {}",
                 out.optimizers.len(),
@@ -137,8 +120,7 @@ impl Experiment for Prepared {
                 out.batch_size,
                 out.network
             ),
-            key_numbers: table,
-            thumbnail: Some(fig.png),
-        })
+        }
+        .write(dir, c, &out)
     }
 }

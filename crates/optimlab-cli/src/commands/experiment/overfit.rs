@@ -3,8 +3,8 @@
 //! and overfit_dropout, Figs. 6-20 to 6-23).
 
 use super::{
-    Common, Ctx, Done, Experiment, accuracy_series, apply_common, epochs_of, fmt_spread, page,
-    settings_from, write_report,
+    Common, Ctx, Done, Experiment, Report, accuracy_series, apply_common, eval_epochs, fmt_list,
+    fmt_spread, overlay, overlay_optimizer, settings_from,
 };
 use crate::report::{self, Grid, LineChart, PALETTE, Table, fmt_num};
 use anyhow::Result;
@@ -56,29 +56,18 @@ pub struct DropoutFlags {
     dropout: Option<Vec<f64>>,
 }
 
+/// Sets the settings both configs share from the `Shared` flags (the two configs are
+/// different types with the same field names).
 macro_rules! apply_shared {
     ($c:expr, $f:expr) => {
-        if let Some(v) = $f.epochs {
-            $c.evaluations = v;
-        }
-        if let Some(v) = $f.train_size {
-            $c.train_size = v;
-        }
+        overlay(&mut $c.evaluations, &$f.epochs);
+        overlay(&mut $c.train_size, &$f.train_size);
         if let Some(v) = $f.test_size {
             $c.test_size = Some(v);
         }
-        if let Some(v) = $f.batch_size {
-            $c.batch_size = v;
-        }
-        if let Some(v) = &$f.optimizer {
-            $c.optimizer = v.clone();
-        }
-        if let Some(v) = $f.lr {
-            $c.optimizer.lr = Some(v);
-        }
-        if let Some(v) = &$f.hidden {
-            $c.hidden = v.clone();
-        }
+        overlay(&mut $c.batch_size, &$f.batch_size);
+        overlay_optimizer(&mut $c.optimizer, &$f.optimizer, $f.lr);
+        overlay(&mut $c.hidden, &$f.hidden);
     };
 }
 
@@ -98,9 +87,7 @@ pub fn prepare_weight_decay(
     let mut c: weight_decay::Config = settings_from(file, common)?;
     apply_common!(c, common);
     apply_shared!(c, flags.shared);
-    if let Some(v) = &flags.weight_decay {
-        c.lambdas = v.clone();
-    }
+    overlay(&mut c.lambdas, &flags.weight_decay);
     c.validate()?;
     Ok(Box::new(WeightDecay { config: c }))
 }
@@ -113,21 +100,23 @@ pub fn prepare_dropout(
     let mut c: dropout::Config = settings_from(file, common)?;
     apply_common!(c, common);
     apply_shared!(c, flags.shared);
-    if let Some(v) = &flags.dropout {
-        c.ratios = v.clone();
-    }
+    overlay(&mut c.ratios, &flags.dropout);
     c.validate()?;
     Ok(Box::new(Dropout { config: c }))
 }
 
-/// One panel per setting (train solid, test dashed), and the key-number table.
-fn figures(
+/// The report of either study: one panel per setting of the regulariser `what` (train solid,
+/// test dashed) and the key-number table.
+fn report<'a>(
+    dir: &Path,
     out: &overfit::Output,
     what: &str,
-    dir: &Path,
-) -> Result<(Vec<report::FigureFiles>, Table)> {
-    let per_epoch = (out.train_size / out.batch_size.max(1)).max(1);
-    let epochs = epochs_of(&out.eval_iters, per_epoch);
+    name: &'static str,
+    title: &'a str,
+    intro: &'a [&'a str],
+    summary: String,
+) -> Result<Report<'a>> {
+    let epochs = eval_epochs(&out.eval_iters, out.train_size, out.batch_size);
     let panels: Vec<LineChart> = out
         .settings
         .iter()
@@ -180,7 +169,14 @@ fn figures(
             opt(c.final_gap),
         ]);
     }
-    Ok((vec![fig], table))
+    Ok(Report {
+        name,
+        title,
+        intro,
+        figures: vec![fig],
+        key_numbers: table,
+        summary,
+    })
 }
 
 impl Experiment for WeightDecay {
@@ -195,36 +191,19 @@ impl Experiment for WeightDecay {
     fn execute(&self, ctx: &Ctx<'_>, dir: &Path) -> Result<Done> {
         let c = &self.config;
         let out = weight_decay::run(c, ctx.data()?, &ctx.progress("weight-decay"))?;
-        let (figs, table) = figures(&out, "λ", dir)?;
         let title = "Overfitting and weight decay";
         let intro = [
             "A deep network (six hidden layers of 100 units) trains on only 300 samples, so it can memorise them: training accuracy climbs towards 100 % while test accuracy stalls far below. That gap is overfitting.",
             "Weight decay adds ½λ‖W‖² to the loss (book preset; torch preset: the optimizer's weight decay), pulling the weights towards zero. With λ = 0.1 the training accuracy no longer reaches 100 % and the gap to the test accuracy narrows.",
             "Solid lines: training accuracy; dashed: test accuracy; shaded bands: min–max over seeds.",
         ];
-        let thumb = figs.first().map(|f| f.png.clone());
-        write_report(
-            dir,
-            "weight-decay",
-            c,
-            &out,
-            page(title, &intro, figs, table.clone(), c),
-        )?;
-        Ok(Done {
-            title: title.into(),
-            summary: format!(
-                "λ ∈ {{{}}}, {} epochs on {} samples",
-                c.lambdas
-                    .iter()
-                    .map(|l| fmt_num(*l))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                c.evaluations,
-                out.train_size
-            ),
-            key_numbers: table,
-            thumbnail: thumb,
-        })
+        let summary = format!(
+            "λ ∈ {{{}}}, {} epochs on {} samples",
+            fmt_list(&c.lambdas),
+            c.evaluations,
+            out.train_size
+        );
+        report(dir, &out, "λ", "weight-decay", title, &intro, summary)?.write(dir, c, &out)
     }
 }
 
@@ -240,35 +219,27 @@ impl Experiment for Dropout {
     fn execute(&self, ctx: &Ctx<'_>, dir: &Path) -> Result<Done> {
         let c = &self.config;
         let out = dropout::run(c, ctx.data()?, &ctx.progress("dropout"))?;
-        let (figs, table) = figures(&out, "dropout ratio", dir)?;
         let title = "Overfitting and dropout";
         let intro = [
             "The same over-sized network and 300 training samples as in the weight-decay experiment, now with dropout after every hidden activation: each training step silences a random share of the units.",
             "Without dropout the network memorises the training set; with it, training accuracy rises more slowly and the gap between training and test accuracy shrinks.",
             "Solid lines: training accuracy; dashed: test accuracy; shaded bands: min–max over seeds.",
         ];
-        let thumb = figs.first().map(|f| f.png.clone());
-        write_report(
+        let summary = format!(
+            "ratios {}, {} epochs on {} samples",
+            fmt_list(&c.ratios),
+            c.evaluations,
+            out.train_size
+        );
+        report(
             dir,
-            "dropout",
-            c,
             &out,
-            page(title, &intro, figs, table.clone(), c),
-        )?;
-        Ok(Done {
-            title: title.into(),
-            summary: format!(
-                "ratios {}, {} epochs on {} samples",
-                c.ratios
-                    .iter()
-                    .map(|l| fmt_num(*l))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                c.evaluations,
-                out.train_size
-            ),
-            key_numbers: table,
-            thumbnail: thumb,
-        })
+            "dropout ratio",
+            "dropout",
+            title,
+            &intro,
+            summary,
+        )?
+        .write(dir, c, &out)
     }
 }

@@ -1,7 +1,9 @@
 //! `experiment trajectories`: optimizer paths over the level lines of a 2-D function (the
 //! book's Fig. 6-8: SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3, plus Nesterov, RMSprop, AdamW).
 
-use super::{Common, Ctx, Done, Experiment, fmt_value, page, settings_from, write_report};
+use super::{
+    Common, Ctx, Done, Experiment, Report, apply_common, fmt_value, overlay, settings_from,
+};
 use crate::report::{
     self, ContourChart, Grid, LineChart, PathLine, Series, Table, fmt_num, series_color,
 };
@@ -92,24 +94,10 @@ pub fn prepare(
     file: Option<toml::Table>,
 ) -> Result<Box<dyn Experiment>> {
     let mut c: Config = settings_from(file, common)?;
-    if let Some(p) = common.preset {
-        c.preset = p;
-    }
-    if let Some(s) = common.seed {
-        c.seed = s;
-    }
-    if let Some(s) = common.seeds {
-        c.seeds = s;
-    }
-    if let Some(s) = flags.steps {
-        c.steps = s;
-    }
-    if let Some(o) = &flags.optimizers {
-        c.optimizers = o.clone();
-    }
-    if let Some(f) = flags.function {
-        c.function = f;
-    }
+    apply_common!(c, common);
+    overlay(&mut c.steps, &flags.steps);
+    overlay(&mut c.optimizers, &flags.optimizers);
+    overlay(&mut c.function, &flags.function);
     if let Some(s) = flags.start {
         c.start = Some(s);
     }
@@ -280,19 +268,20 @@ impl Experiment for Prepared {
             "Plain SGD zig-zags across the steep direction and crawls along the flat one; Momentum and Nesterov build up speed along the valley and overshoot; AdaGrad and RMSprop scale each coordinate by its gradient history, so the steep direction is damped quickly; Adam combines both ideas.",
             "The paths are deterministic: --seeds repeats give the same paths.",
         ];
-        let page = page(title, &intro, vec![fig1.clone(), fig2], table.clone(), c);
-        write_report(dir, "trajectories", c, &out, page)?;
-        Ok(Done {
-            title: title.into(),
+        Report {
+            name: "trajectories",
+            title,
+            intro: &intro,
+            figures: vec![fig1, fig2],
+            key_numbers: table,
             summary: format!(
                 "{} optimizers, {} steps on {}",
                 out.paths.len(),
                 c.steps,
                 function_text(f)
             ),
-            key_numbers: table,
-            thumbnail: Some(fig1.png),
-        })
+        }
+        .write(dir, c, &out)
     }
 }
 
