@@ -5,7 +5,7 @@ mod storage_conformance;
 
 use optimlab::tune::storage::memory::MemoryStorage;
 use optimlab::tune::storage::{self, Storage};
-use optimlab::tune::trial::{Direction, TrialState};
+use optimlab::tune::trial::{Direction, FrozenTrial, TrialState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +26,20 @@ fn journal() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("journal:{}", dir.path().join("study.log").display());
     Fixture::new(move || storage::open(&url).unwrap(), dir)
+}
+
+/// Creates study `name` (no attributes) in `s`; its id.
+fn new_study(s: &dyn Storage, name: &str, direction: Direction) -> u64 {
+    s.create_study(name, direction, &BTreeMap::new())
+        .unwrap()
+        .id
+}
+
+/// The trial `worker` claims in `study` with a minute's lease and no budget.
+fn claim(s: &dyn Storage, study: u64, worker: &str) -> FrozenTrial {
+    s.claim_trial(study, worker, Duration::from_secs(60), None)
+        .unwrap()
+        .unwrap()
 }
 
 /// Runs conformance case `name` on a back end.
@@ -64,11 +78,7 @@ fn unknown_url_is_one_line_error() {
 fn sqlite_four_writers_never_see_locked() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("hammer.db").display());
-    let study = storage::open(&url)
-        .unwrap()
-        .create_study("h", Direction::Minimize, &BTreeMap::new())
-        .unwrap()
-        .id;
+    let study = new_study(&*storage::open(&url).unwrap(), "h", Direction::Minimize);
     let start = std::time::Instant::now();
     let handles: Vec<_> = (0..4)
         .map(|w| {
@@ -77,10 +87,7 @@ fn sqlite_four_writers_never_see_locked() {
                 let s = storage::open(&url).unwrap();
                 let worker = format!("w{w}");
                 for _ in 0..50 {
-                    let t = s
-                        .claim_trial(study, &worker, Duration::from_secs(60), None)
-                        .unwrap()
-                        .unwrap();
+                    let t = claim(&*s, study, &worker);
                     s.report(t.id, &worker, 0, 1.0).unwrap();
                     s.heartbeat(t.id, &worker, Duration::from_secs(60)).unwrap();
                     s.finish(t.id, &worker, TrialState::Complete, Some(0.5))
@@ -187,14 +194,8 @@ fn journal_torn_tail_is_ignored_and_not_built_upon() {
     let dir = tempfile::tempdir().unwrap();
     let (path, url) = journal_path(&dir);
     let s = storage::open(&url).unwrap();
-    let st = s
-        .create_study("torn", Direction::Minimize, &BTreeMap::new())
-        .unwrap()
-        .id;
-    let t = s
-        .claim_trial(st, "w", Duration::from_secs(60), None)
-        .unwrap()
-        .unwrap();
+    let st = new_study(&*s, "torn", Direction::Minimize);
+    let t = claim(&*s, st, "w");
     drop(s);
     let torn = format!(
         r#"{{"op_code":7,"worker_id":"x","trial_id":{},"step":5,"intermediate_val"#,
@@ -307,14 +308,8 @@ fn journal_lines_follow_optunas_format() {
     let dir = tempfile::tempdir().unwrap();
     let (path, url) = journal_path(&dir);
     let s = storage::open(&url).unwrap();
-    let st = s
-        .create_study("f", Direction::Maximize, &BTreeMap::new())
-        .unwrap()
-        .id;
-    let t = s
-        .claim_trial(st, "w", Duration::from_secs(60), None)
-        .unwrap()
-        .unwrap();
+    let st = new_study(&*s, "f", Direction::Maximize);
+    let t = claim(&*s, st, "w");
     let d = optimlab::tune::Distribution::Int {
         low: 1,
         high: 9,
@@ -478,10 +473,7 @@ fn journal_reads_optuna_fixture_exactly() {
     assert!(checked_trials >= 7);
     // The enqueued trial waits, and we claim it with the parameters Optuna fixed.
     let st = s.find_study("fixture").unwrap().unwrap().id;
-    let t = s
-        .claim_trial(st, "us", Duration::from_secs(60), None)
-        .unwrap()
-        .unwrap();
+    let t = claim(&*s, st, "us");
     assert_eq!(t.number, 4);
     assert_eq!(
         t.system_attrs["fixed_params"]["opt"],
@@ -666,11 +658,11 @@ fn journal_shared_with_concurrent_optuna_writer() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (path, url) = journal_path(&dir);
-    let st = storage::open(&url)
-        .unwrap()
-        .create_study("shared", Direction::Minimize, &BTreeMap::new())
-        .unwrap()
-        .id;
+    let st = new_study(
+        &*storage::open(&url).unwrap(),
+        "shared",
+        Direction::Minimize,
+    );
     let optuna = std::process::Command::new(&python)
         .args(["-c", OPTUNA_WRITER])
         .arg(&path)
@@ -699,10 +691,7 @@ fn journal_shared_with_concurrent_optuna_writer() {
                 let s = storage::open(&url).unwrap();
                 let worker = format!("w{w}");
                 for i in 0..40 {
-                    let t = s
-                        .claim_trial(st, &worker, Duration::from_secs(60), None)
-                        .unwrap()
-                        .unwrap();
+                    let t = claim(&*s, st, &worker);
                     s.set_param(t.id, &worker, "x", &x, 0.5).unwrap();
                     s.report(t.id, &worker, 0, 0.5).unwrap();
                     s.finish(t.id, &worker, TrialState::Complete, Some(i as f64))
@@ -780,11 +769,7 @@ fn multi_process_claims() {
         format!("sqlite:{}", dir.path().join("mp.db").display()),
         format!("journal:{}", dir.path().join("mp.log").display()),
     ] {
-        let study = storage::open(&url)
-            .unwrap()
-            .create_study("mp", Direction::Minimize, &BTreeMap::new())
-            .unwrap()
-            .id;
+        let study = new_study(&*storage::open(&url).unwrap(), "mp", Direction::Minimize);
         let start = std::time::Instant::now();
         let children: Vec<_> = (0..3)
             .map(|w| {

@@ -181,26 +181,29 @@ impl SqliteStorage {
         TuneError::Storage(format!("sqlite database '{}': {e}", self.path))
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when it returns `Ok`.
-    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    /// Runs `f` in one transaction begun with `behavior`, committed when it returns `Ok`.
+    fn transaction<T>(
+        &self,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.lock();
         let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction_with_behavior(behavior)
             .map_err(|e| self.err(e))?;
         let out = f(&tx)?;
         tx.commit().map_err(|e| self.err(e))?;
         Ok(out)
     }
 
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when it returns `Ok`.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.transaction(TransactionBehavior::Immediate, f)
+    }
+
     /// Runs `f` in one read transaction (a consistent snapshot).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(|e| self.err(e))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(out)
+        self.transaction(TransactionBehavior::Deferred, f)
     }
 
     fn study_info(&self, c: &Connection, id: u64, name: String, dir: i64) -> Result<StudyInfo> {
@@ -254,110 +257,97 @@ impl SqliteStorage {
             (Some(s), None) => ("t.study_id = ?1", s as i64),
             (None, None) => unreachable!("a study or a trial"),
         };
-        let e = |e: rusqlite::Error| self.err(e);
         let mut trials = TrialRows::default();
-        {
-            let mut st = c
-                .prepare(&format!(
-                    "SELECT t.id, t.number, t.state, t.value, t.datetime_start, t.datetime_complete
-                     FROM trials t WHERE {filter} ORDER BY t.number"
+        let heads = self.rows(
+            c,
+            &format!(
+                "SELECT t.id, t.number, t.state, t.value, t.datetime_start, t.datetime_complete
+                 FROM trials t WHERE {filter} ORDER BY t.number"
+            ),
+            key,
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Option<f64>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
-                .map_err(e)?;
-            let rows = st
-                .query_map([key], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, Option<f64>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                    ))
-                })
-                .map_err(e)?;
-            for row in rows {
-                let (tid, number, state, value, ds, dc) = row.map_err(e)?;
-                let state = TrialState::from_code(state)
-                    .ok_or_else(|| self.corrupt(format!("trial {number} has state {state}")))?;
-                trials.push(tid as u64, number as u64, state, value, ds, dc);
+            },
+        )?;
+        for (tid, number, state, value, ds, dc) in heads {
+            let state = TrialState::from_code(state)
+                .ok_or_else(|| self.corrupt(format!("trial {number} has state {state}")))?;
+            trials.push(tid as u64, number as u64, state, value, ds, dc);
+        }
+        let params = self.rows(
+            c,
+            &format!(
+                "SELECT p.trial_id, p.name, p.distribution, p.value
+                 FROM trial_params p JOIN trials t ON t.id = p.trial_id WHERE {filter}"
+            ),
+            key,
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, f64>(3)?,
+                ))
+            },
+        )?;
+        for (tid, name, dist, value) in params {
+            let dist = Distribution::from_json(&self.json(&dist)?).ok_or_else(|| {
+                self.corrupt(format!(
+                    "parameter '{name}' has an unknown distribution {dist}"
+                ))
+            })?;
+            if let Some(t) = trials.get_mut(tid as u64) {
+                t.params.insert(name, (dist, value));
             }
         }
-        {
-            let mut st = c
-                .prepare(&format!(
-                    "SELECT p.trial_id, p.name, p.distribution, p.value
-                     FROM trial_params p JOIN trials t ON t.id = p.trial_id WHERE {filter}"
+        let values = self.rows(
+            c,
+            &format!(
+                "SELECT v.trial_id, v.step, v.value
+                 FROM trial_values v JOIN trials t ON t.id = v.trial_id WHERE {filter}"
+            ),
+            key,
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<f64>>(2)?,
                 ))
-                .map_err(e)?;
-            let rows = st
-                .query_map([key], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, f64>(3)?,
-                    ))
-                })
-                .map_err(e)?;
-            for row in rows {
-                let (tid, name, dist, value) = row.map_err(e)?;
-                let dist = Distribution::from_json(&self.json(&dist)?).ok_or_else(|| {
-                    self.corrupt(format!(
-                        "parameter '{name}' has an unknown distribution {dist}"
-                    ))
-                })?;
-                if let Some(t) = trials.get_mut(tid as u64) {
-                    t.params.insert(name, (dist, value));
-                }
+            },
+        )?;
+        for (tid, step, value) in values {
+            if let Some(t) = trials.get_mut(tid as u64) {
+                t.intermediate
+                    .insert(step as u64, value.unwrap_or(f64::NAN));
             }
         }
-        {
-            let mut st = c
-                .prepare(&format!(
-                    "SELECT v.trial_id, v.step, v.value
-                     FROM trial_values v JOIN trials t ON t.id = v.trial_id WHERE {filter}"
+        let attr_rows = self.rows(
+            c,
+            &format!(
+                "SELECT a.trial_id, a.kind, a.key, a.value
+                 FROM trial_attrs a JOIN trials t ON t.id = a.trial_id WHERE {filter}"
+            ),
+            key,
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
                 ))
-                .map_err(e)?;
-            let rows = st
-                .query_map([key], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, Option<f64>>(2)?,
-                    ))
-                })
-                .map_err(e)?;
-            for row in rows {
-                let (tid, step, value) = row.map_err(e)?;
-                if let Some(t) = trials.get_mut(tid as u64) {
-                    t.intermediate
-                        .insert(step as u64, value.unwrap_or(f64::NAN));
-                }
-            }
-        }
-        {
-            let mut st = c
-                .prepare(&format!(
-                    "SELECT a.trial_id, a.kind, a.key, a.value
-                     FROM trial_attrs a JOIN trials t ON t.id = a.trial_id WHERE {filter}"
-                ))
-                .map_err(e)?;
-            let rows = st
-                .query_map([key], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                })
-                .map_err(e)?;
-            for row in rows {
-                let (tid, kind, k, v) = row.map_err(e)?;
-                let v = self.json(&v)?;
-                if let Some(t) = trials.get_mut(tid as u64) {
-                    attr_map(&mut t.user_attrs, &mut t.system_attrs, kind != USER).insert(k, v);
-                }
+            },
+        )?;
+        for (tid, kind, k, v) in attr_rows {
+            let v = self.json(&v)?;
+            if let Some(t) = trials.get_mut(tid as u64) {
+                attr_map(&mut t.user_attrs, &mut t.system_attrs, kind != USER).insert(k, v);
             }
         }
         Ok(trials.into_trials())
@@ -381,6 +371,22 @@ impl SqliteStorage {
             check_fence(&self.load_trial(c, id)?, worker)?;
             f(c)
         })
+    }
+
+    /// Runs a query whose one parameter is `key` and collects its rows, read by `row`.
+    fn rows<T>(
+        &self,
+        c: &Connection,
+        sql: &str,
+        key: i64,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let e = |e: rusqlite::Error| self.err(e);
+        let mut st = c.prepare(sql).map_err(e)?;
+        st.query_map([key], row)
+            .map_err(e)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(e)
     }
 
     /// Runs one statement with `params` and drops the row count.
