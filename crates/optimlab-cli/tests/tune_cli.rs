@@ -121,6 +121,18 @@ fn a_run_completes_its_trials_and_best_json_has_the_format() {
             .len(),
         2
     );
+    // --retrain trains the best settings on the whole training set and tests once; with
+    // --json the JSON stays alone on stdout and the test accuracy goes to stderr.
+    let out = optimlab_in(&dir, &tune("best", "sqlite:t.db", &["--json", "--retrain"]));
+    assert_ok(&out);
+    assert_eq!(stdout_json(&out)["number"], best["number"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let acc: f64 = err
+        .split("test acc ")
+        .nth(1)
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no test accuracy in {err:?}"));
+    assert!(acc > 0.1 && acc <= 1.0, "{acc}");
 }
 
 #[test]
