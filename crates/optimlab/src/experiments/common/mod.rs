@@ -3,6 +3,9 @@
 //! few iterations). Every run builds its own network, optimizer and seeded streams and uses one
 //! GEMM thread, so runs go in parallel and give the same numbers whatever the thread count.
 
+mod checks;
+mod stats;
+
 use crate::Preset;
 use crate::data::Dataset;
 use crate::nn::{Activation, Init, Mode, Network, NetworkConfig, NnError, argmax_rows};
@@ -85,128 +88,8 @@ impl<'a> Tracker<'a> {
     }
 }
 
-/// A key number for a summary table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Row {
-    pub name: String,
-    pub value: f64,
-}
-
-impl Row {
-    pub fn new(name: impl Into<String>, value: f64) -> Self {
-        Row {
-            name: name.into(),
-            value,
-        }
-    }
-}
-
-/// Mean, minimum and maximum of one number over seeds.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Spread {
-    pub mean: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Spread {
-    pub fn of(values: impl IntoIterator<Item = f64>) -> Spread {
-        let (mut sum, mut n) = (0.0, 0usize);
-        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-        for v in values {
-            sum += v;
-            n += 1;
-            min = min.min(v);
-            max = max.max(v);
-        }
-        Spread {
-            mean: sum / n.max(1) as f64,
-            min,
-            max,
-        }
-    }
-}
-
-/// Point-wise mean, minimum and maximum of curves of equal length (one per seed).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Band {
-    pub mean: Vec<f64>,
-    pub min: Vec<f64>,
-    pub max: Vec<f64>,
-}
-
-impl Band {
-    /// The band of `curves`, or `None` for a single curve (nothing to aggregate).
-    pub fn of(curves: &[Vec<f64>]) -> Option<Band> {
-        if curves.len() < 2 {
-            return None;
-        }
-        let len = curves.iter().map(Vec::len).min().unwrap_or(0);
-        let at = |i: usize| Spread::of(curves.iter().map(|c| c[i]));
-        let points: Vec<Spread> = (0..len).map(at).collect();
-        Some(Band {
-            mean: points.iter().map(|s| s.mean).collect(),
-            min: points.iter().map(|s| s.min).collect(),
-            max: points.iter().map(|s| s.max).collect(),
-        })
-    }
-}
-
-/// The seeds `seed, seed + 1, …` of `count` repeats.
-pub(crate) fn seed_list(seed: u64, count: usize) -> Vec<u64> {
-    (0..count as u64).map(|i| seed.wrapping_add(i)).collect()
-}
-
-pub(crate) fn check_at_least_one(
-    setting: &'static str,
-    value: usize,
-) -> Result<(), ExperimentError> {
-    if value == 0 {
-        return Err(ExperimentError::invalid(setting, 0, "at least 1"));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_positive(setting: &'static str, value: f64) -> Result<(), ExperimentError> {
-    if !(value.is_finite() && value > 0.0) {
-        return Err(ExperimentError::invalid(
-            setting,
-            value,
-            "a finite number > 0",
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_hidden(setting: &'static str, hidden: &[usize]) -> Result<(), ExperimentError> {
-    if hidden.is_empty() || hidden.contains(&0) {
-        return Err(ExperimentError::invalid(
-            setting,
-            format!("{hidden:?}"),
-            "at least one hidden layer, each of at least 1 unit",
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_not_empty(setting: &'static str, len: usize) -> Result<(), ExperimentError> {
-    if len == 0 {
-        return Err(ExperimentError::invalid(setting, "[]", "a non-empty list"));
-    }
-    Ok(())
-}
-
-/// The data set an experiment trains on must have samples.
-pub(crate) fn check_data(setting: &'static str, data: &Dataset) -> Result<(), ExperimentError> {
-    if data.is_empty() {
-        return Err(ExperimentError::invalid(
-            setting,
-            &data.name,
-            "a data set with at least one sample",
-        ));
-    }
-    Ok(())
-}
+pub(crate) use self::checks::*;
+pub use self::stats::{Band, Row, Spread};
 
 /// An optimizer by name, with the preset's hyperparameters or the given learning rate
 /// (`sgd`, `adam:0.001`).
