@@ -5,10 +5,13 @@
 //! Data flows one way: data → [`nn::Network`] → loss → backward → [`optim::Optimizer`].
 
 pub mod bench;
+pub mod clock;
 pub mod data;
 pub mod experiments;
 pub mod nn;
 pub mod optim;
+mod parallel;
+pub mod param;
 pub mod preset;
 pub mod rng;
 pub mod tensor;

@@ -7,6 +7,7 @@
 
 pub mod csv;
 pub mod digits;
+#[cfg(feature = "download")]
 pub mod download;
 pub mod idx;
 pub mod source;

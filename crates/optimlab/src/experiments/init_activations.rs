@@ -11,7 +11,6 @@ use crate::Preset;
 use crate::nn::{Activation, Init, fill_normal};
 use crate::rng::{self, Purpose};
 use crate::tensor::{DType, Matrix, Op, Scalar, Threads, gemm};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -267,9 +266,7 @@ pub fn run(
         .flat_map(|p| seeds.iter().map(move |&s| (p, s)))
         .collect();
     let tracker = Tracker::new(jobs.len() as u64, progress);
-    let results: Vec<Vec<LayerStats>> = jobs
-        .par_iter()
-        .map(|&(p, seed)| {
+    let results: Vec<Vec<LayerStats>> = crate::parallel::map(&jobs, |&(p, seed)| {
             let (init, activation) = pairs[p];
             let stats = match dtype {
                 DType::F32 => forward::<f32>(config, init, activation, seed),
@@ -280,8 +277,7 @@ pub fn run(
                 &format!("{} {}", common::init_label(init), activation.name()),
             );
             stats
-        })
-        .collect();
+        });
     let mut results = results.into_iter();
     let combinations = pairs
         .iter()

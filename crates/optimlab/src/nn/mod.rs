@@ -10,7 +10,6 @@ mod init;
 mod layer;
 mod loss;
 mod network;
-mod param;
 
 pub use activation::{Activation, ActivationLayer};
 pub use batch_norm::{BatchNorm, BatchNormConfig};
@@ -20,7 +19,8 @@ pub use init::{Init, fill_normal};
 pub use layer::{Layer, Mode, TensorVisitor, TensorVisitorMut};
 pub use loss::{CrossEntropy, SoftmaxCrossEntropy, argmax_rows};
 pub use network::{Network, NetworkConfig};
-pub use param::{ParamKind, ParamMut, Parameters};
+// The parameter vocabulary lives below `nn` and `optim`; re-exported here for convenience.
+pub use crate::param::{ParamKind, ParamMut, Parameters};
 
 /// Errors from building or running a network. Each names the offending value.
 #[derive(Debug, thiserror::Error, PartialEq)]

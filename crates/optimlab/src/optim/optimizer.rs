@@ -1,7 +1,7 @@
 //! The optimizer: one update rule plus what every rule shares.
 
 use super::{OptimError, UpdateRule};
-use crate::nn::{ParamKind, ParamMut, Parameters};
+use crate::param::{ParamKind, ParamMut, Parameters};
 use crate::tensor::Scalar;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

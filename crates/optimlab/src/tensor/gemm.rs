@@ -19,15 +19,18 @@ impl Default for Threads {
 /// Products with fewer multiply-adds than this run on one thread even when more are allowed:
 /// below it, splitting the work costs more than it saves (measured on the book workload,
 /// where every product but the first layer's is under it).
+#[cfg(feature = "parallel")]
 const PARALLEL_MIN_MACS: usize = 4 << 20;
 
 impl Threads {
     fn par(self, macs: usize) -> faer::Par {
-        if self.0 <= 1 || macs < PARALLEL_MIN_MACS {
-            faer::Par::Seq
-        } else {
-            faer::Par::rayon(self.0)
+        #[cfg(feature = "parallel")]
+        if self.0 > 1 && macs >= PARALLEL_MIN_MACS {
+            return faer::Par::rayon(self.0);
         }
+        // Without the `parallel` feature every product runs on the calling thread.
+        let _ = macs;
+        faer::Par::Seq
     }
 }
 

@@ -11,7 +11,7 @@ use crate::optim::{OptimError, Optimizer, Scheduler};
 use crate::rng::{self, Purpose};
 use crate::tensor::{Matrix, Scalar};
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
+use crate::clock::Stopwatch;
 
 /// Which loss the history records for an iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,7 +264,7 @@ pub struct Trainer<T: Scalar> {
     epoch: usize,
     iter: usize,
     early_stop: EarlyStopState,
-    started: Instant,
+    started: Stopwatch,
     idx: Vec<usize>,
     labels: Vec<usize>,
     xb: Matrix<T>,
@@ -321,7 +321,7 @@ impl<T: Scalar> Trainer<T> {
             epoch: 0,
             iter: 0,
             early_stop: EarlyStopState::default(),
-            started: Instant::now(),
+            started: Stopwatch::start(),
             xb: Matrix::default(),
         })
     }
@@ -438,7 +438,7 @@ impl<T: Scalar> Trainer<T> {
             val_acc: val_eval.map(|v| v.accuracy),
             test_acc: test_eval.map(|t| t.accuracy),
             lr: self.optimizer.lr,
-            seconds: self.started.elapsed().as_secs_f64(),
+            seconds: self.started.seconds(),
         };
         let progress = if complete && self.should_stop(&record)? {
             Progress::Stopped

@@ -13,7 +13,6 @@ use crate::optim::{OptimError, Optimizer, OptimizerConfig, ResolvedOptimizer};
 use crate::rng::{self, Purpose};
 use crate::tensor::{DType, Matrix, Scalar, Threads};
 use crate::train::{BatchOrder, Batches, LossRecord};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -341,10 +340,7 @@ fn per_spec_and_seed<R: Send>(
     let jobs: Vec<(usize, u64)> = (0..specs.len())
         .flat_map(|s| seeds.iter().map(move |&seed| (s, seed)))
         .collect();
-    let results: Vec<R> = jobs
-        .par_iter()
-        .map(|&(s, seed)| job(&specs[s], seed))
-        .collect::<Result<_, _>>()?;
+    let results: Vec<R> = crate::parallel::try_map(&jobs, |&(s, seed)| job(&specs[s], seed))?;
     let mut grouped: Vec<Vec<R>> = specs.iter().map(|_| Vec::new()).collect();
     for ((s, _), r) in jobs.iter().zip(results) {
         grouped[*s].push(r);

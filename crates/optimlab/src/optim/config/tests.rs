@@ -1,7 +1,7 @@
 //! Unit tests of optimizer configs: validation, preset defaults, serde and state restore.
 
 use super::*;
-use crate::nn::{ParamKind, ParamMut, Parameters};
+use crate::param::{ParamKind, ParamMut, Parameters};
 use crate::optim::{
     Adagrad, Adam, Momentum, MomentumKind, OPTIMIZER_NAMES, OptimizerState, RmsProp, Sgd,
 };

@@ -837,6 +837,24 @@ impl Storage for JournalStorage {
     }
 }
 
+/// Creates the lock: Optuna's symlink where there are symlinks; elsewhere (wasm32, where no
+/// Optuna process can share the file) a file created exclusively.
+fn make_lock(target: &Path, lock_path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(target, lock_path)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = target;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(lock_path)
+            .map(drop)
+    }
+}
+
 /// Optuna's `JournalFileSymlinkLock`: holding the lock means having created the symlink
 /// `PATH.lock` → `PATH`. Released by renaming it to a unique name and unlinking that, so a
 /// release never removes a lock another process has since taken.
@@ -850,7 +868,7 @@ impl FileLock {
         let mut last_change = Instant::now();
         let mut mtime = None;
         loop {
-            match std::os::unix::fs::symlink(target, lock_path) {
+            match make_lock(target, lock_path) {
                 Ok(()) => {
                     return Ok(FileLock {
                         lock_path: lock_path.to_path_buf(),

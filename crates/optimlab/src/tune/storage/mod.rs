@@ -29,7 +29,9 @@
 pub mod journal;
 pub mod memory;
 mod model;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 use super::distribution::Distribution;
@@ -144,9 +146,15 @@ pub fn open(url: &str) -> Result<Box<dyn Storage>> {
     if url == "memory" || url == ":memory:" {
         Ok(Box::new(memory::MemoryStorage::new()))
     } else if let Some(path) = url.strip_prefix("sqlite:") {
-        Ok(Box::new(sqlite::SqliteStorage::open(path)?))
+        #[cfg(feature = "sqlite")]
+        return Ok(Box::new(sqlite::SqliteStorage::open(path)?));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(missing_feature(url, path, "sqlite"));
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Box::new(postgres::PostgresStorage::connect(url)?))
+        #[cfg(feature = "postgres")]
+        return Ok(Box::new(postgres::PostgresStorage::connect(url)?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(missing_feature(url, url, "postgres"));
     } else if let Some(path) = url.strip_prefix("journal:") {
         Ok(Box::new(journal::JournalStorage::open(path)?))
     } else {
@@ -154,6 +162,14 @@ pub fn open(url: &str) -> Result<Box<dyn Storage>> {
             "unknown storage URL '{url}': expected memory, sqlite:PATH, postgres://… or journal:PATH"
         )))
     }
+}
+
+/// A storage this build was compiled without.
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn missing_feature(url: &str, _target: &str, feature: &str) -> TuneError {
+    TuneError::Config(format!(
+        "storage '{url}' needs optimlab's `{feature}` feature, which this build does not have"
+    ))
 }
 
 /// The current time as Unix seconds (lease expiry).

@@ -120,12 +120,14 @@ pub(crate) fn requeue_copy(old: &FrozenTrial) -> FrozenTrial {
 /// Trials assembled from a SQL storage's rows: first each trial's own row (in number order),
 /// then the rows of its parameters, intermediate values and attributes, matched by trial id.
 /// The SQLite and PostgreSQL storages read the same shape of tables.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[derive(Default)]
 pub(crate) struct TrialRows {
     trials: Vec<FrozenTrial>,
     index: BTreeMap<u64, usize>,
 }
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl TrialRows {
     /// Adds a trial from its own row, with no parameters, values or attributes yet.
     pub fn push(
@@ -169,6 +171,7 @@ impl TrialRows {
 }
 
 /// The map an attribute row belongs in: the system attributes or the user's.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn attr_map<'a>(
     user: &'a mut BTreeMap<String, Value>,
     system_attrs: &'a mut BTreeMap<String, Value>,

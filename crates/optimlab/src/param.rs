@@ -1,4 +1,7 @@
 //! Named parameters, the currency between layers, optimizers and checkpoints.
+//!
+//! This module sits below both `nn` (which owns parameters) and `optim` (which updates them), so
+//! that update rules see named tensors, never layers.
 
 use crate::tensor::Scalar;
 use serde::{Deserialize, Serialize};
