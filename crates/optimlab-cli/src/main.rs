@@ -44,6 +44,9 @@ enum Command {
     Tune(commands::tune::Args),
 }
 
+/// Exit code of a run stopped because the loss diverged.
+const EXIT_DIVERGED: u8 = 3;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -61,6 +64,24 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // A diverged run keeps its last good checkpoint and exits with its own code.
+            if let Some(optimlab::train::RunError::Diverged {
+                message,
+                dir,
+                checkpoint_intact,
+                ..
+            }) = e.downcast_ref()
+            {
+                if *checkpoint_intact {
+                    eprintln!(
+                        "error: {message} (the last good checkpoint in {} is intact)",
+                        dir.display()
+                    );
+                } else {
+                    eprintln!("error: {message}");
+                }
+                return ExitCode::from(EXIT_DIVERGED);
+            }
             // One line: the chain of causes joined, never a backtrace.
             let msg = e
                 .chain()

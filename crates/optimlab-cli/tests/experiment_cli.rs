@@ -122,7 +122,8 @@ fn trajectories_report_holds_the_librarys_numbers() {
         ("adagrad", 1.5),
         ("adam", 0.3),
     ] {
-        let mut config = optimlab::optim::OptimizerConfig::new(name, optimlab::Preset::Book);
+        let mut config =
+            optimlab::optim::OptimizerConfig::new(name.parse().unwrap(), optimlab::Preset::Book);
         config.lr = Some(lr);
         let mut opt = config.resolve().unwrap().build::<f64>().unwrap();
         let lib = optimlab::experiments::trajectory::run(

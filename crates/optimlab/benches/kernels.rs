@@ -53,7 +53,7 @@ fn training_step(c: &mut Criterion) {
     for name in ["sgd", "adam"] {
         let cfg = NetworkConfig::new(Preset::Torch, 784, vec![100; 4], 10);
         let mut net = Network::<f32>::build(&cfg, 0).unwrap();
-        let mut opt = OptimizerConfig::new(name, Preset::Torch)
+        let mut opt = OptimizerConfig::new(name.parse().unwrap(), Preset::Torch)
             .build::<f32>()
             .unwrap();
         let x = filled(128, 784, 3);

@@ -136,7 +136,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
     let net_config = NetworkConfig::new(Preset::Torch, 784, w.hidden(), 10);
     let mut net =
         Network::<f32>::build_with_threads(&net_config, config.seed, Threads(config.threads))?;
-    let mut opt = OptimizerConfig::new(&config.optimizer, Preset::Torch).build::<f32>()?;
+    let mut opt = OptimizerConfig::new(config.optimizer.parse()?, Preset::Torch).build::<f32>()?;
 
     const POOL: usize = 8192;
     let mut data_rng = rng::stream(config.seed, Purpose::Data);

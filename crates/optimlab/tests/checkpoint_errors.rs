@@ -46,7 +46,7 @@ fn net<T: Scalar>(hidden: Vec<usize>) -> Network<T> {
 fn saved(dir: &TempDir, name: &str) -> PathBuf {
     let path = dir.0.join(name);
     let n = net::<f32>(vec![5, 4]);
-    let opt = OptimizerConfig::new("adam", Preset::Torch)
+    let opt = OptimizerConfig::new("adam".parse().unwrap(), Preset::Torch)
         .build::<f32>()
         .unwrap();
     checkpoint::save(&path, &n, Some(&opt), &CheckpointMeta::default()).unwrap();

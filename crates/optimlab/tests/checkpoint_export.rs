@@ -36,7 +36,7 @@ fn trained<T: Scalar>() -> Network<T> {
     let mut cfg = NetworkConfig::new(Preset::Torch, 6, vec![5, 4], 3);
     cfg.batch_norm = Some(BatchNormConfig::preset(Preset::Torch));
     let mut net = Network::<T>::build(&cfg, 3).unwrap();
-    let mut opt = OptimizerConfig::new("adam", Preset::Torch)
+    let mut opt = OptimizerConfig::new("adam".parse().unwrap(), Preset::Torch)
         .build::<T>()
         .unwrap();
     let values: Vec<f64> = (0..8 * 6)

@@ -93,7 +93,7 @@ fn save_load_apply<T: Scalar>() {
     let dir = TempDir::new("roundtrip");
     let path = dir.0.join("model.safetensors");
     let mut net = Network::<T>::build(&config(true, true), 1).unwrap();
-    let mut opt = OptimizerConfig::new("adam", Preset::Torch)
+    let mut opt = OptimizerConfig::new("adam".parse().unwrap(), Preset::Torch)
         .build::<T>()
         .unwrap();
     train(&mut net, &mut opt, 0, 3); // non-trivial weights and running statistics
@@ -144,7 +144,7 @@ fn save_load_apply_is_bitwise_f64() {
 fn resume_matches<T: Scalar>(optimizer: &str, dropout: bool) {
     let (split, total) = (4, 9);
     let cfg = config(true, dropout);
-    let opt_cfg = OptimizerConfig::new(optimizer, Preset::Torch);
+    let opt_cfg = OptimizerConfig::new(optimizer.parse().unwrap(), Preset::Torch);
 
     let mut straight = Network::<T>::build(&cfg, 7).unwrap();
     let mut opt = opt_cfg.build::<T>().unwrap();
@@ -207,7 +207,7 @@ fn dropout_streams_resume_bit_identically() {
 fn without_the_saved_streams_dropout_differs() {
     // The control for the test above: the streams are what makes the difference.
     let cfg = config(false, true);
-    let opt_cfg = OptimizerConfig::new("sgd", Preset::Torch);
+    let opt_cfg = OptimizerConfig::new("sgd".parse().unwrap(), Preset::Torch);
     let mut straight = Network::<f64>::build(&cfg, 7).unwrap();
     let mut opt = opt_cfg.build::<f64>().unwrap();
     train(&mut straight, &mut opt, 0, 6);
@@ -261,7 +261,7 @@ fn save_replaces_an_existing_checkpoint_and_leaves_no_temp_file() {
     let dir = TempDir::new("replace");
     let path = dir.0.join("model.safetensors");
     let mut net = Network::<f32>::build(&config(false, false), 1).unwrap();
-    let mut opt = OptimizerConfig::new("adam", Preset::Torch)
+    let mut opt = OptimizerConfig::new("adam".parse().unwrap(), Preset::Torch)
         .build::<f32>()
         .unwrap();
     for epoch in 1..=3 {

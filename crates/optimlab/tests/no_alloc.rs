@@ -79,7 +79,7 @@ fn training_steps_do_not_allocate() {
     });
     full.weight_decay = 1e-4;
     for name in OPTIMIZER_NAMES {
-        let mut opt = OptimizerConfig::new(*name, Preset::Torch);
+        let mut opt = OptimizerConfig::new(name.parse().unwrap(), Preset::Torch);
         opt.weight_decay = Some(1e-4);
         opt.clip = Some(Clip::Norm(1.0));
         for net in [&plain, &full] {

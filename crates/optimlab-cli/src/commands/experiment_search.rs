@@ -1,12 +1,11 @@
-//! The book's hyperparameter search as a preset: a random search of the learning rate and
-//! the weight decay of a 784-100×6-10 network trained with SGD on the first 500 training
-//! images, scored on a 20 % validation split (never the test set).
+//! `optimlab experiment search`: the book's hyperparameter search
+//! ([`optimlab::experiments::search`]) run as a study, printed in the book's format, reported.
 
-use super::tune::objective::{Final, Metric, Objective, ObjectiveSpec};
 use super::tune::{LeaseArgs, open_storage, report, study_settings, work};
 use anyhow::{Result, bail};
+use optimlab::experiments::search::{self, SearchConfig};
+use optimlab::tune::objective::{Metric, Objective};
 use optimlab::tune::study::Study;
-use optimlab::tune::{Distribution, ParamSpec, Space, TrialState};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -51,65 +50,31 @@ pub struct Args {
     quiet: bool,
 }
 
-/// The book's space: lr = 10^U(−6, −2), weight decay = 10^U(−8, −4).
-pub fn book_space() -> Space {
-    let log = |low: f64, high: f64| Distribution::Float {
-        low,
-        high,
-        step: None,
-        log: true,
-    };
-    Space {
-        params: vec![
-            ParamSpec::new("lr", log(1e-6, 1e-2)),
-            ParamSpec::new("weight_decay", log(1e-8, 1e-4)),
-        ],
-    }
-}
-
-/// The book's fixed settings (`[train]`).
-pub fn book_train(data: &str, train_limit: usize, epochs: usize) -> toml::Table {
-    let mut t = toml::Table::new();
-    t.insert("data".into(), data.into());
-    t.insert("train_limit".into(), (train_limit as i64).into());
-    t.insert("val_fraction".into(), 0.2.into());
-    t.insert(
-        "hidden".into(),
-        toml::Value::Array(vec![toml::Value::Integer(100); 6]),
-    );
-    t.insert("activation".into(), "relu".into());
-    t.insert("init".into(), "he".into());
-    t.insert("preset".into(), "book".into());
-    t.insert("optimizer".into(), "sgd".into());
-    t.insert("batch_size".into(), 100.into());
-    t.insert("epochs".into(), (epochs as i64).into());
-    t
-}
-
 pub fn run(args: Args) -> Result<()> {
     if args.trials == 0 || args.workers == 0 {
         bail!("--trials and --workers must be at least 1");
     }
-    let space = book_space();
+    let space = search::book_space();
     let data = match &args.data {
         Some(d) => d.clone(),
-        None if std::path::Path::new(optimlab::data::source::SYSTEM_FASHION_MNIST).is_dir() => {
-            "fashion-mnist".into()
-        }
         None => {
-            eprintln!(
-                "note: Fashion-MNIST is not installed ({}); using the embedded digits \
-                 (apt-get install dataset-fashion-mnist, or --data)",
-                optimlab::data::source::SYSTEM_FASHION_MNIST
-            );
-            "digits".into()
+            let d = search::default_data();
+            if d != "fashion-mnist" {
+                eprintln!(
+                    "note: Fashion-MNIST is not installed ({}); using the embedded digits \
+                     (apt-get install dataset-fashion-mnist, or --data)",
+                    optimlab::data::source::SYSTEM_FASHION_MNIST
+                );
+            }
+            d
         }
     };
-    let spec = ObjectiveSpec {
-        train: book_train(&data, args.train_limit, args.epochs),
-        metric: Metric::ValAcc,
-        final_value: Final::Last,
+    let config = SearchConfig {
+        data,
+        train_limit: args.train_limit,
+        epochs: args.epochs,
     };
+    let spec = config.objective_spec();
     let epochs = spec.check(&space)?;
     optimlab::tune::sampler::parse(&args.sampler, args.seed)
         .map_err(|e| anyhow::anyhow!("--sampler: {e}"))?;
@@ -131,7 +96,8 @@ pub fn run(args: Args) -> Result<()> {
         &space,
         &settings,
     )?;
-    let objective = Objective::new(spec, &space)?;
+    let mut objective = Objective::new(spec, &space)?;
+    objective.flush_denormals = true;
     let lease = LeaseArgs {
         lease: 60.0,
         heartbeat: None,
@@ -140,64 +106,13 @@ pub fn run(args: Args) -> Result<()> {
     };
     work(&study, &objective, args.workers, &lease)?;
 
-    let mut done: Vec<_> = study
-        .trials()?
-        .into_iter()
-        .filter(|t| t.state == TrialState::Complete)
-        .collect();
-    done.sort_by(|a, b| {
-        b.value
-            .unwrap_or(f64::NEG_INFINITY)
-            .total_cmp(&a.value.unwrap_or(f64::NEG_INFINITY))
-            .then(a.number.cmp(&b.number))
-    });
     println!("=========== Hyper-Parameter Optimization Result ===========");
-    for (i, t) in done.iter().take(args.top).enumerate() {
-        let p = |k: &str| t.param(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
-        println!(
-            "Best-{}(val acc:{}) | lr:{}, weight decay:{}",
-            i + 1,
-            py_repr(t.value.unwrap_or(f64::NAN)),
-            py_repr(p("lr")),
-            py_repr(p("weight_decay"))
-        );
+    for (i, r) in search::ranked(&study.trials()?)
+        .iter()
+        .take(args.top)
+        .enumerate()
+    {
+        println!("{}", search::book_line(i + 1, r));
     }
     report::write(&study, &args.out, 20, Some("lr"), Some("weight_decay"))
-}
-
-/// A float as Python's `repr` prints it (the book's output): the shortest text that reads back
-/// exactly, in exponent form (`1e-07`) below 1e-4 or from 1e16 on.
-fn py_repr(x: f64) -> String {
-    if !x.is_finite() {
-        return format!("{x}").to_lowercase();
-    }
-    let a = x.abs();
-    if a != 0.0 && !(1e-4..1e16).contains(&a) {
-        let s = format!("{x:e}");
-        let (mantissa, exp) = s.split_once('e').expect("exponent form");
-        let (sign, digits) = match exp.strip_prefix('-') {
-            Some(d) => ('-', d),
-            None => ('+', exp),
-        };
-        format!("{mantissa}e{sign}{digits:0>2}")
-    } else if x.fract() == 0.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::py_repr;
-
-    #[test]
-    fn floats_print_as_python_repr_does() {
-        assert_eq!(py_repr(9.895374315506144e-7), "9.895374315506144e-07");
-        assert_eq!(py_repr(0.007558446922567203), "0.007558446922567203");
-        assert_eq!(py_repr(0.77), "0.77");
-        assert_eq!(py_repr(1.0), "1.0");
-        assert_eq!(py_repr(1e-4), "0.0001");
-        assert_eq!(py_repr(2.5e-5), "2.5e-05");
-    }
 }

@@ -1,56 +1,14 @@
 //! Commands on a trained model file: `eval`, `predict`, `export`, and `gradcheck` on fresh nets.
 
-use super::settings::{Resolved, TrainSettings};
 use anyhow::{Context, Result, anyhow, bail};
 use optimlab::data::DataConfig;
 use optimlab::data::csv::{self, LabelColumn};
-use optimlab::nn::{Mode, Network, NetworkConfig, grad_check};
+use optimlab::nn::{Network, NetworkConfig, grad_check};
 use optimlab::rng::{Purpose, stream};
-use optimlab::tensor::{DType, Matrix, Scalar};
-use optimlab::train::checkpoint::{Weights, load_weights};
-use optimlab::train::{evaluate, export};
+use optimlab::tensor::Matrix;
+use optimlab::train::Model;
 use rand::RngExt;
-use std::path::{Path, PathBuf};
-
-/// The settings a model was trained with (stored in the file by `train`).
-fn model_settings(path: &Path) -> Result<(TrainSettings, DType)> {
-    let w = load_weights::<f64>(path)?;
-    let text = w.config().ok_or_else(|| {
-        anyhow!(
-            "{}: no training configuration inside (not written by optimlab train)",
-            path.display()
-        )
-    })?;
-    let settings: TrainSettings = toml::from_str(text).map_err(|e| {
-        anyhow!(
-            "{}: unreadable configuration: {}",
-            path.display(),
-            e.message()
-        )
-    })?;
-    let dtype = settings.dtype.unwrap_or(DType::F32);
-    Ok((settings, dtype))
-}
-
-/// Rebuilds the network a model file describes and loads its weights.
-fn load_network<T: Scalar>(path: &Path, settings: &TrainSettings) -> Result<Network<T>> {
-    let resolved = Resolved::new(settings.clone())?;
-    let weights: Weights<T> = load_weights(path)?;
-    let last = settings.hidden.as_ref().map_or(3, |h| h.len() + 1);
-    let dim = |name: &str, axis: usize| {
-        weights
-            .tensors
-            .get(name)
-            .and_then(|t| t.shape.get(axis).copied())
-            .ok_or_else(|| anyhow!("{}: no tensor {name}", path.display()))
-    };
-    let mut config: NetworkConfig = resolved.network.clone();
-    config.input = dim("W1", 0)?;
-    config.output = dim(&format!("W{last}"), 1)?;
-    let mut net = Network::<T>::build(&config, 0)?;
-    weights.apply_to_network(&mut net)?;
-    Ok(net)
-}
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(
@@ -71,23 +29,15 @@ pub struct EvalArgs {
 }
 
 pub fn eval(args: EvalArgs) -> Result<()> {
-    let (settings, dtype) = model_settings(&args.model)?;
-    match dtype {
-        DType::F32 => eval_typed::<f32>(&args, &settings),
-        DType::F64 => eval_typed::<f64>(&args, &settings),
-    }
-}
-
-fn eval_typed<T: Scalar>(args: &EvalArgs, settings: &TrainSettings) -> Result<()> {
-    let mut net = load_network::<T>(&args.model, settings)?;
+    let mut model = Model::load(&args.model)?;
     let data_name = args
         .data
         .clone()
-        .or(settings.data.clone())
+        .or(model.config().data.clone())
         .unwrap_or("digits".into());
     let splits = DataConfig {
         data: data_name.clone(),
-        label_column: settings.label_column.clone(),
+        label_column: model.config().label_column.clone(),
         ..Default::default()
     }
     .prepare()?;
@@ -96,34 +46,21 @@ fn eval_typed<T: Scalar>(args: &EvalArgs, settings: &TrainSettings) -> Result<()
     } else {
         &splits.test
     };
-    if set.dim != net.input_size() {
+    if set.dim != model.input_size() {
         bail!(
             "{data_name} has {} features per sample; the model expects {}",
             set.dim,
-            net.input_size()
+            model.input_size()
         );
     }
-    let e = evaluate(&mut net, set, None, 1000)?;
-    let classes = net.output_size();
-    let pred = net.predict(&set.to_matrix::<T>(), 1000)?;
-    let mut confusion = vec![vec![0usize; classes]; classes];
-    for (&p, &t) in pred.iter().zip(&set.labels) {
-        if t < classes {
-            confusion[t][p] += 1;
-        }
-    }
-    let per_class: Vec<f64> = confusion
-        .iter()
-        .enumerate()
-        .map(|(c, row)| row[c] as f64 / row.iter().sum::<usize>().max(1) as f64)
-        .collect();
+    let e = model.evaluate(set)?;
     if args.json {
         println!(
             "{}",
             serde_json::json!({
                 "data": data_name, "split": if args.train_split { "train" } else { "test" },
                 "samples": e.samples, "loss": e.loss, "accuracy": e.accuracy,
-                "per_class_accuracy": per_class, "confusion": confusion,
+                "per_class_accuracy": e.per_class_accuracy, "confusion": e.confusion,
             })
         );
     } else {
@@ -132,9 +69,13 @@ fn eval_typed<T: Scalar>(args: &EvalArgs, settings: &TrainSettings) -> Result<()
             e.samples, e.loss, e.accuracy
         );
         println!("class  accuracy   confusion row (true class → predicted counts)");
-        for (c, row) in confusion.iter().enumerate() {
+        for (c, row) in e.confusion.iter().enumerate() {
             let cells: Vec<String> = row.iter().map(|n| format!("{n:>5}")).collect();
-            println!("{c:>5}  {:>8.4}  {}", per_class[c], cells.join(""));
+            println!(
+                "{c:>5}  {:>8.4}  {}",
+                e.per_class_accuracy[c],
+                cells.join("")
+            );
         }
     }
     Ok(())
@@ -153,15 +94,7 @@ pub struct PredictArgs {
 }
 
 pub fn predict(args: PredictArgs) -> Result<()> {
-    let (settings, dtype) = model_settings(&args.model)?;
-    match dtype {
-        DType::F32 => predict_typed::<f32>(&args, &settings),
-        DType::F64 => predict_typed::<f64>(&args, &settings),
-    }
-}
-
-fn predict_typed<T: Scalar>(args: &PredictArgs, settings: &TrainSettings) -> Result<()> {
-    let mut net = load_network::<T>(&args.model, settings)?;
+    let mut model = Model::load(&args.model)?;
     let text = std::fs::read_to_string(&args.input)
         .with_context(|| format!("cannot read {}", args.input.display()))?;
     // Features only: append a dummy label column so the CSV reader validates the numbers.
@@ -172,28 +105,24 @@ fn predict_typed<T: Scalar>(args: &PredictArgs, settings: &TrainSettings) -> Res
         .collect();
     let source = args.input.display().to_string();
     let set = csv::parse(&with_labels, &LabelColumn::parse("last"), &source)?;
-    if set.dim != net.input_size() {
+    if set.dim != model.input_size() {
         bail!(
             "{source}: {} features per sample; the model expects {}",
             set.dim,
-            net.input_size()
+            model.input_size()
         );
     }
-    let x: Matrix<T> = set.to_matrix();
-    let labels = vec![0; x.rows()];
-    net.loss(&x, &labels, Mode::Eval)?;
-    let probs = net.probabilities();
+    let probs = model.predict(&set)?;
     println!(
         "sample,class,{}",
-        (0..probs.cols())
+        (0..model.output_size())
             .map(|c| format!("p{c}"))
             .collect::<Vec<_>>()
             .join(",")
     );
-    for r in 0..probs.rows() {
-        let row = probs.row(r);
+    for (r, row) in probs.iter().enumerate() {
         let best = (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b });
-        let ps: Vec<String> = row.iter().map(|p| format!("{:.6}", p.as_f64())).collect();
+        let ps: Vec<String> = row.iter().map(|p| format!("{p:.6}")).collect();
         println!("{r},{best},{}", ps.join(","));
     }
     Ok(())
@@ -209,28 +138,25 @@ pub struct ExportArgs {
     /// npz (NumPy, the book's names W1, b1, …) or safetensors
     #[arg(long, value_parser = ["npz", "safetensors"])]
     format: String,
-    /// Output file (default: the model's name with the format's extension)
+    /// Output file (default: the model's name with .npz, or .export.safetensors)
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 pub fn export(args: ExportArgs) -> Result<()> {
-    let (settings, dtype) = model_settings(&args.model)?;
-    match dtype {
-        DType::F32 => export_typed::<f32>(&args, &settings),
-        DType::F64 => export_typed::<f64>(&args, &settings),
-    }
-}
-
-fn export_typed<T: Scalar>(args: &ExportArgs, settings: &TrainSettings) -> Result<()> {
-    let net = load_network::<T>(&args.model, settings)?;
+    let model = Model::load(&args.model)?;
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| args.model.with_extension(&args.format));
+        .unwrap_or_else(|| match args.format.as_str() {
+            "npz" => args.model.with_extension("npz"),
+            // Never the model itself: `model.safetensors` → `model.export.safetensors`.
+            _ => args.model.with_extension("export.safetensors"),
+        });
     match args.format.as_str() {
-        "npz" => export::export_npz(&out, &net)?,
-        _ => export::export_safetensors(&out, &net, None)?,
+        "npz" => model.export_npz(&out)?,
+        // With the training configuration, so the copy still evaluates and predicts.
+        _ => model.save(&out, true)?,
     }
     println!("wrote {}", out.display());
     Ok(())

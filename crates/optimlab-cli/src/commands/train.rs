@@ -1,13 +1,13 @@
 //! `optimlab train`: train a network, write a run folder, resume it.
 //!
-//! Settings come from flags, or a TOML file (`--config`) whose keys are the flags' names with
-//! `_` for `-`; flags override the file. The run folder gets the fully resolved `config.toml`,
-//! `history.jsonl`, `summary.json`, `model.safetensors` and the resumable checkpoint.
+//! The flags are the library's [`RunConfig`] (a `--config` TOML file has the same keys, with
+//! `_` for `-`); flags override the file. [`Run`] does the work; this module shows progress.
 
-use super::settings::{Resolved, TrainSettings};
-use anyhow::{Context, Result, bail};
-use optimlab::tensor::{DType, Scalar};
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressStyle};
+use optimlab::train::{EpochRecord, IterRecord, Run, RunConfig, RunInfo, RunObserver};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(
@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
     optimlab train\n  \
     optimlab train --data fashion-mnist --hidden 100,100,100,100 --optimizer adam --epochs 1\n  \
     optimlab train --preset book --optimizer sgd --lr 0.1 --epochs 30 --out runs/sgd\n  \
+    optimlab train --optimizer sgd --momentum 0.9 --nesterov --weight-decay 5e-4 --no-decay-on-bias-and-norm\n  \
     optimlab train --resume runs/sgd --epochs 40"
 )]
 pub struct Args {
     #[command(flatten)]
-    settings: TrainSettings,
+    settings: RunConfig,
     /// TOML file with any of the settings (keys as the flags, `_` for `-`); flags override it
     #[arg(long)]
     config: Option<PathBuf>,
@@ -35,75 +36,44 @@ pub struct Args {
     quiet: bool,
 }
 
-/// Exit code of a run stopped because the loss diverged.
-pub const EXIT_DIVERGED: u8 = 3;
-
 pub fn run(args: Args) -> Result<()> {
-    let (resolved, out, resume) = match &args.resume {
-        Some(dir) => {
-            let mut settings = read_settings(&dir.join("config.toml"))?;
-            // A resumed run keeps its settings; only the budget (and thread count) may change.
-            let mut changed = args.settings.clone();
-            changed.epochs = None;
-            changed.iters = None;
-            changed.threads = None;
-            let changed = changed.set_keys();
-            if !changed.is_empty() {
-                bail!(
-                    "--resume keeps the run's settings; only --epochs, --iters and --threads can be given (not {})",
-                    changed
-                        .iter()
-                        .map(|k| format!("--{}", k.replace('_', "-")))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-            if args.settings.epochs.is_some() || args.settings.iters.is_some() {
-                settings.epochs = args.settings.epochs;
-                settings.iters = args.settings.iters;
-            }
-            settings.threads = args.settings.threads.or(settings.threads);
-            (Resolved::new(settings)?, dir.clone(), true)
-        }
+    let run = match &args.resume {
+        Some(dir) => Run::resume(dir)?.with_changes(&args.settings)?,
         None => {
             let mut settings = match &args.config {
-                Some(path) => read_settings(path)?,
-                None => TrainSettings::default(),
+                Some(path) => RunConfig::from_path(path)?,
+                None => RunConfig::default(),
             };
-            settings.overlay(&args.settings);
-            let resolved = Resolved::new(settings)?;
+            settings.overlay(&args.settings)?;
             let out = match &args.out {
                 Some(o) => o.clone(),
-                None => default_out(&resolved),
+                None => default_out(&settings)?,
             };
-            (resolved, out, false)
+            Run::start(settings, out)?
         }
     };
-    match resolved.dtype {
-        DType::F32 => super::run::train::<f32>(resolved, &out, resume, args.quiet),
-        DType::F64 => super::run::train::<f64>(resolved, &out, resume, args.quiet),
-    }
+    // Subnormal arithmetic would otherwise dominate Adam's update late in training.
+    let run = run.flush_denormals(true);
+    let out = run.dir().to_path_buf();
+    let mut progress = Progress::new(args.quiet);
+    let summary = run.train(&mut progress)?;
+    progress.finish();
+    println!(
+        "final: train acc {:.4}, test acc {:.4} after {} epochs ({} iterations, {:.2} s) → {}",
+        summary.final_train_acc.unwrap_or(f64::NAN),
+        summary.final_test_acc.unwrap_or(f64::NAN),
+        summary.epochs,
+        summary.iters,
+        summary.seconds,
+        out.display()
+    );
+    Ok(())
 }
 
-fn read_settings(path: &Path) -> Result<TrainSettings> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| {
-        // toml's message spans lines (with a source excerpt); keep it to one.
-        let msg = e.message().trim().to_string();
-        let at = e
-            .span()
-            .map(|s| {
-                let line = text[..s.start].matches('\n').count() + 1;
-                format!(" (line {line})")
-            })
-            .unwrap_or_default();
-        anyhow::anyhow!("{}{at}: {msg}", path.display())
-    })
-}
-
-fn default_out(resolved: &Resolved) -> PathBuf {
-    let base = format!("{}-{}", resolved.data_name(), resolved.optimizer.name);
+/// `runs/<data>-<optimizer>`, with `-2`, `-3`, … when taken.
+fn default_out(settings: &RunConfig) -> Result<PathBuf> {
+    let resolved = settings.resolve()?;
+    let base = format!("{}-{}", resolved.data_name(), resolved.optimizer_name());
     let base: String = base
         .chars()
         .map(|c| {
@@ -120,20 +90,83 @@ fn default_out(resolved: &Resolved) -> PathBuf {
         path = PathBuf::from("runs").join(format!("{base}-{k}"));
         k += 1;
     }
-    path
+    Ok(path)
 }
 
-#[allow(dead_code)]
-fn _assert_scalar<T: Scalar>() {}
+/// A progress bar on a terminal, epoch lines on stderr otherwise; nothing with `--quiet`.
+struct Progress {
+    quiet: bool,
+    bar: Option<ProgressBar>,
+    last_accuracies: String,
+}
 
-pub fn ensure_writable(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the run folder {}", dir.display()))?;
-    let probe = dir.join(".write-test");
-    std::fs::write(&probe, b"").with_context(|| format!("cannot write to {}", dir.display()))?;
-    std::fs::remove_file(&probe).ok();
-    if !dir.is_dir() {
-        bail!("{} is not a folder", dir.display());
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        Progress {
+            quiet,
+            bar: None,
+            last_accuracies: String::new(),
+        }
     }
-    Ok(())
+
+    fn println(&self, line: String) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl RunObserver for Progress {
+    fn started(&mut self, info: &RunInfo) {
+        if self.quiet {
+            return;
+        }
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new(info.total_iters as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {pos}/{len} it  {msg}  [{elapsed} < {eta}]")
+                    .expect("valid template"),
+            );
+            bar.set_position(info.start_iter as u64);
+            self.bar = Some(bar);
+        }
+        self.println(info.description.clone());
+    }
+
+    fn iteration(&mut self, r: &IterRecord) {
+        if let Some(b) = &self.bar
+            && r.iter % 20 == 0
+        {
+            b.set_position(r.iter as u64 + 1);
+            b.set_message(format!("loss {:.4}{}", r.loss, self.last_accuracies));
+        }
+    }
+
+    fn epoch(&mut self, r: &EpochRecord) {
+        if self.quiet {
+            return;
+        }
+        let fmt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        self.println(format!(
+            "epoch {:>3}  iter {:>6}  loss {:.4}  train acc {}  val acc {}  test acc {}  ({:.1} s)",
+            r.epoch,
+            r.iter,
+            r.train_loss,
+            fmt(r.train_acc),
+            fmt(r.val_acc),
+            fmt(r.test_acc),
+            r.seconds
+        ));
+        self.last_accuracies = [("val", r.val_acc), ("test", r.test_acc)]
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| format!("  {k} acc {v:.4}")))
+            .collect();
+    }
 }

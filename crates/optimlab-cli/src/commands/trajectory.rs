@@ -4,7 +4,7 @@ use super::parse_point;
 use anyhow::Result;
 use optimlab::Preset;
 use optimlab::experiments::trajectory::{self, TestFunction, Trajectory};
-use optimlab::optim::OPTIMIZER_NAMES;
+use optimlab::optim::{OptimizerConfig, OptimizerName};
 use optimlab::tensor::{DType, Scalar};
 
 #[derive(clap::Args)]
@@ -17,9 +17,6 @@ pub struct Args {
     /// book (x²/20 + y²), rosenbrock, beale or saddle (x² − y²)
     #[arg(long, default_value = "book")]
     function: TestFunction,
-    /// sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, amsgrad, nadam, radam, adadelta, lion
-    #[arg(long, default_value = "sgd", value_parser = parse_optimizer)]
-    optimizer: String,
     /// Starting point X,Y (default: the function's customary start; (−7, 2) for book)
     #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
     start: Option<[f64; 2]>,
@@ -32,38 +29,12 @@ pub struct Args {
     /// f32 or f64 (default: the preset's)
     #[arg(long)]
     dtype: Option<DType>,
-    /// Learning rate (default: the preset's for this optimizer)
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Momentum factor (momentum, nesterov, rmsprop)
-    #[arg(long)]
-    momentum: Option<f64>,
-    #[arg(long)]
-    beta1: Option<f64>,
-    #[arg(long)]
-    beta2: Option<f64>,
-    #[arg(long)]
-    eps: Option<f64>,
-    /// Decay rate of RMSprop's / Adadelta's running average
-    #[arg(long)]
-    rho: Option<f64>,
-    /// λ: L2 for most optimizers, decoupled for adamw and lion
-    #[arg(long)]
-    weight_decay: Option<f64>,
+    /// The update rule (default sgd) and its hyperparameters (default: the preset's)
+    #[command(flatten)]
+    optimizer: OptimizerConfig,
     /// Print one JSON object instead of a table
     #[arg(long)]
     json: bool,
-}
-
-fn parse_optimizer(s: &str) -> Result<String, String> {
-    if OPTIMIZER_NAMES.contains(&s) {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "unknown optimizer '{s}' (expected one of: {})",
-            OPTIMIZER_NAMES.join(", ")
-        ))
-    }
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -75,16 +46,9 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 fn run_typed<T: Scalar>(args: &Args, dtype: DType) -> Result<()> {
-    let mut config = super::Hyper {
-        lr: args.lr,
-        momentum: args.momentum,
-        beta1: args.beta1,
-        beta2: args.beta2,
-        eps: args.eps,
-        rho: args.rho,
-    }
-    .config(&args.optimizer, args.preset);
-    config.weight_decay = args.weight_decay;
+    let mut config = args.optimizer.clone();
+    config.name.get_or_insert(OptimizerName::Sgd);
+    config.preset = args.preset;
     let resolved = config.resolve()?;
     let mut optimizer = resolved.build::<T>()?;
     let start = args.start.unwrap_or(args.function.default_start());
@@ -92,7 +56,7 @@ fn run_typed<T: Scalar>(args: &Args, dtype: DType) -> Result<()> {
     if args.json {
         let out = serde_json::json!({
             "function": args.function.name(),
-            "optimizer": args.optimizer,
+            "optimizer": resolved.name,
             "preset": args.preset.name(),
             "dtype": dtype.name(),
             "steps": args.steps,
@@ -103,15 +67,15 @@ fn run_typed<T: Scalar>(args: &Args, dtype: DType) -> Result<()> {
         });
         println!("{out}");
     } else {
-        print_table(args, &path, dtype);
+        print_table(args, resolved.name, &path, dtype);
     }
     Ok(())
 }
 
-fn print_table(args: &Args, path: &Trajectory, dtype: DType) {
+fn print_table(args: &Args, name: OptimizerName, path: &Trajectory, dtype: DType) {
     println!(
         "{} on {} ({} preset, {})",
-        args.optimizer,
+        name,
         args.function.name(),
         args.preset.name(),
         dtype.name()

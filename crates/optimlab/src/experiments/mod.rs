@@ -10,6 +10,7 @@ pub mod init_activations;
 pub mod init_compare;
 pub mod optimizers;
 pub mod overfit;
+pub mod search;
 pub mod smoothing;
 pub mod trajectory;
 

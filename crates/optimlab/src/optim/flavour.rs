@@ -25,6 +25,19 @@ impl Flavour {
     }
 }
 
+impl std::str::FromStr for Flavour {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "book" => Ok(Flavour::Book),
+            "torch" => Ok(Flavour::Torch),
+            other => Err(format!(
+                "unknown flavour '{other}' (expected book or torch)"
+            )),
+        }
+    }
+}
+
 impl From<crate::Preset> for Flavour {
     fn from(p: crate::Preset) -> Self {
         match p {

@@ -13,6 +13,7 @@ mod flavour;
 mod lion;
 mod momentum;
 mod nadam;
+mod name;
 mod optimizer;
 mod radam;
 mod rmsprop;
@@ -32,6 +33,7 @@ pub use flavour::Flavour;
 pub use lion::Lion;
 pub use momentum::{Momentum, MomentumKind};
 pub use nadam::NAdam;
+pub use name::OptimizerName;
 pub use radam::RAdam;
 pub use rmsprop::RmsProp;
 pub use schedule::{Schedule, ScheduleError, Scheduler};
@@ -61,7 +63,8 @@ pub enum OptimError {
     },
 }
 
-/// Every optimizer name the command line and configs accept.
+/// Every optimizer name the command line and configs accept (as [`OptimizerName::ALL`] spells
+/// them).
 pub const OPTIMIZER_NAMES: &[&str] = &[
     "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "amsgrad", "nadam",
     "radam", "adadelta", "lion",

@@ -5,13 +5,13 @@
 
 use super::{BatchOrder, Batches, BatchesState};
 use crate::Preset;
+use crate::clock::Stopwatch;
 use crate::data::Dataset;
 use crate::nn::{Mode, Network, NnError, ParamKind, Parameters, argmax_rows};
 use crate::optim::{OptimError, Optimizer, Scheduler};
 use crate::rng::{self, Purpose};
 use crate::tensor::{Matrix, Scalar};
 use serde::{Deserialize, Serialize};
-use crate::clock::Stopwatch;
 
 /// Which loss the history records for an iteration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 
 pub mod distribution;
 pub mod error;
+pub mod objective;
 pub mod pruner;
 pub mod sampler;
 pub mod space;

@@ -211,7 +211,7 @@ impl Experiment for Prepared {
             .map(|(i, p)| {
                 let mut chart = base.clone().path(PathLine {
                     name: p.label.clone(),
-                    color: series_color(&p.optimizer.name, i),
+                    color: series_color(p.optimizer.name.as_str(), i),
                     points: p.trajectory.positions.clone(),
                 });
                 chart.title = format!("{} (lr {})", p.optimizer.name, fmt_num(p.optimizer.lr));
@@ -239,7 +239,7 @@ impl Experiment for Prepared {
         for (i, p) in out.paths.iter().enumerate() {
             chart = chart.series(Series::indexed(
                 p.label.clone(),
-                series_color(&p.optimizer.name, i),
+                series_color(p.optimizer.name.as_str(), i),
                 p.trajectory.values.clone(),
             ));
         }
@@ -255,7 +255,7 @@ impl Experiment for Prepared {
                 .unwrap_or([f64::NAN; 2]);
             let fv = p.trajectory.values.last().copied().unwrap_or(f64::NAN);
             table.row(vec![
-                p.optimizer.name.clone(),
+                p.optimizer.name.to_string(),
                 fmt_num(p.optimizer.lr),
                 fmt_value(last[0]),
                 fmt_value(last[1]),

@@ -3,11 +3,10 @@
 //! A study lives in a storage (SQLite by default) with everything needed to run it, so
 //! `tune run` can be re-run to resume and `tune worker` on any machine can join.
 
-pub mod objective;
 pub mod report;
 
 use anyhow::{Context, Result, anyhow, bail};
-use objective::{Final, Metric, Objective, ObjectiveSpec};
+use optimlab::tune::objective::{self, Final, Metric, Objective, ObjectiveSpec};
 use optimlab::tune::study::{self, Study, TrialOutcome, WorkerOptions};
 use optimlab::tune::{FrozenTrial, Space, Storage, TrialState};
 use serde_json::{Value, json};
@@ -236,7 +235,8 @@ fn run_study(a: RunArgs) -> Result<()> {
         &space,
         &settings,
     )?;
-    let objective = Objective::new(spec, &space)?;
+    let mut objective = Objective::new(spec, &space)?;
+    objective.flush_denormals = true;
     work(&study, &objective, a.workers, &a.lease)?;
     if let Some(dir) = &a.report {
         report::write(&study, dir, 5, None, None)?;
@@ -251,7 +251,8 @@ fn worker(a: WorkerArgs) -> Result<()> {
     let storage = open_storage(&a.study.storage)?;
     let study = Study::open(storage, &a.study.study)?;
     let spec = stored_spec(&study)?;
-    let objective = Objective::new(spec, &study.space)?;
+    let mut objective = Objective::new(spec, &study.space)?;
+    objective.flush_denormals = true;
     work(&study, &objective, a.workers, &a.lease)
 }
 
@@ -445,7 +446,7 @@ fn best(a: BestArgs) -> Result<()> {
         let mut base = spec.base_settings()?;
         base.val_fraction = Some(0.0);
         let settings = objective::overlay(&base, &external(&best))?;
-        let acc = retrain(settings)?;
+        let acc = objective::retrain(&settings)?;
         if a.json {
             eprintln!("retrained on the whole training set: test acc {acc:.4}");
         } else {
@@ -453,56 +454,6 @@ fn best(a: BestArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Trains `settings` on the whole training set and returns the test accuracy.
-fn retrain(settings: crate::commands::settings::TrainSettings) -> Result<f64> {
-    use optimlab::tensor::DType;
-    let resolved = crate::commands::settings::Resolved::new(settings)?;
-    let splits = crate::commands::data_source::load(&resolved.settings)?;
-    match resolved.dtype {
-        DType::F32 => retrain_with::<f32>(resolved, &splits),
-        DType::F64 => retrain_with::<f64>(resolved, &splits),
-    }
-}
-
-fn retrain_with<T: optimlab::tensor::Scalar>(
-    mut resolved: crate::commands::settings::Resolved,
-    splits: &optimlab::data::Splits,
-) -> Result<f64> {
-    use optimlab::train::{Progress, TrainData, Trainer};
-    resolved.network.input = splits.train.dim;
-    resolved.network.output = splits.train.classes;
-    let net = optimlab::nn::Network::<T>::build_with_threads(
-        &resolved.network,
-        resolved.seed,
-        optimlab::tensor::Threads(resolved.threads),
-    )?;
-    let optimizer = resolved.optimizer.build::<T>()?;
-    let scheduler = resolved
-        .schedule
-        .clone()
-        .map(|s| optimlab::optim::Scheduler::new(s, resolved.optimizer.lr))
-        .transpose()?;
-    let mut trainer = Trainer::new(
-        net,
-        optimizer,
-        scheduler,
-        resolved.train.clone(),
-        splits.train.len(),
-    )?;
-    let data = TrainData {
-        train: &splits.train,
-        val: None,
-        test: None,
-    };
-    loop {
-        let (_, progress) = trainer.run_epoch(&data, |_| {})?;
-        if progress != Progress::Continue {
-            break;
-        }
-    }
-    Ok(trainer.evaluate(&splits.test, None)?.accuracy)
 }
 
 fn copy(a: CopyArgs) -> Result<()> {

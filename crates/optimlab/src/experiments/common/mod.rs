@@ -121,7 +121,7 @@ impl OptimizerChoice {
         if let Some(lr) = self.lr {
             check_positive("learning rate", lr)?;
         }
-        let mut config = OptimizerConfig::new(self.name.clone(), preset);
+        let mut config = OptimizerConfig::new(self.name.parse()?, preset);
         config.lr = self.lr;
         Ok(config.resolve()?)
     }

@@ -12,7 +12,7 @@ mod tests;
 
 pub use resolved::{ResolvedOptimizer, Rule};
 
-use super::{Clip, Flavour, OptimError, Optimizer, ParamGroup, WeightDecay};
+use super::{Clip, Flavour, OptimError, Optimizer, OptimizerName, ParamGroup, WeightDecay};
 use crate::Preset;
 use crate::tensor::Scalar;
 use defaults::contradiction;
@@ -21,61 +21,117 @@ use serde::{Deserialize, Serialize};
 
 /// What a user asks for: every hyperparameter is optional; [`OptimizerConfig::build`] fills
 /// unset ones from the preset and rejects invalid or inapplicable ones.
+///
+/// The keys are those of `optimlab train`'s flags and `--config` TOML (the run config flattens
+/// this struct in), so every option of every update rule can be set from either.
+///
+/// ```
+/// use optimlab::Preset;
+/// use optimlab::optim::{OptimizerConfig, OptimizerName};
+///
+/// let config = OptimizerConfig {
+///     lr: Some(0.1),
+///     nesterov: Some(true),
+///     ..OptimizerConfig::new(OptimizerName::Sgd, Preset::Torch)
+/// };
+/// let resolved = config.resolve().unwrap();
+/// assert_eq!(resolved.lr, 0.1);
+/// let optimizer = resolved.build::<f32>().unwrap();
+/// # let _ = optimizer;
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct OptimizerConfig {
-    /// One of [`super::OPTIMIZER_NAMES`].
-    pub name: String,
-    #[serde(default)]
+    /// sgd, momentum, nesterov, adagrad, rmsprop, adam (default), adamw, amsgrad, nadam, radam,
+    /// adadelta or lion
+    #[serde(default, rename = "optimizer", alias = "name")]
+    #[cfg_attr(feature = "clap", arg(long = "optimizer", value_name = "NAME"))]
+    pub name: Option<OptimizerName>,
+    /// Whose defaults fill unset values: set by the caller (a run config's `preset`), not a key.
+    #[serde(skip)]
+    #[cfg_attr(feature = "clap", arg(skip))]
     pub preset: Preset,
-    /// Overrides the preset's form of momentum / Nesterov / Adam.
-    #[serde(default)]
+    /// Overrides the preset's form of momentum / Nesterov / Adam: book or torch
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub flavour: Option<Flavour>,
-    #[serde(default)]
+    /// Learning rate, e.g. 0.01 (default: the preset's for this optimizer)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub lr: Option<f64>,
-    #[serde(default)]
+    /// Momentum factor of sgd/momentum/nesterov/rmsprop, e.g. 0.9
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub momentum: Option<f64>,
-    #[serde(default)]
+    /// SGD momentum's dampening (torch), e.g. 0.1
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub dampening: Option<f64>,
-    #[serde(default)]
+    /// Nesterov momentum for sgd/momentum (true/false)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
     pub nesterov: Option<bool>,
-    #[serde(default)]
+    /// Adam-family β₁ (first-moment decay), e.g. 0.9
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub beta1: Option<f64>,
-    #[serde(default)]
+    /// Adam-family β₂ (second-moment decay), e.g. 0.999
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub beta2: Option<f64>,
-    #[serde(default)]
+    /// ε added to the denominator, e.g. 1e-8
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub eps: Option<f64>,
-    /// RMSprop's smoothing (torch's `alpha`) or Adadelta's `rho`.
-    #[serde(default, alias = "alpha")]
+    /// RMSprop's smoothing (torch's `alpha`) or Adadelta's decay rate ρ, e.g. 0.99
+    #[serde(default, alias = "alpha", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub rho: Option<f64>,
-    #[serde(default)]
+    /// Centered RMSprop: divide by the gradient's variance, not its second moment (true/false)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
     pub centered: Option<bool>,
-    #[serde(default)]
+    /// AMSGrad's running maximum of the second moment for adam/adamw (true/false)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
     pub amsgrad: Option<bool>,
-    #[serde(default)]
+    /// AdaGrad's learning-rate decay per step, e.g. 0.01
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub lr_decay: Option<f64>,
-    #[serde(default)]
+    /// AdaGrad's starting accumulator value, e.g. 0.1
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub initial_accumulator_value: Option<f64>,
-    #[serde(default)]
+    /// NAdam's momentum decay ψ, e.g. 0.004
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub momentum_decay: Option<f64>,
-    /// λ; L2 (coupled) except for adamw and lion, or with `decoupled_weight_decay`.
-    #[serde(default)]
+    /// λ: the book's ½λ‖W‖² in the loss (book preset) or the optimizer's weight decay (L2,
+    /// decoupled for adamw and lion)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long))]
     pub weight_decay: Option<f64>,
-    /// torch's flag of Adam, NAdam and RAdam.
-    #[serde(default)]
+    /// Decoupled (AdamW-style) weight decay for adam, nadam and radam (true/false)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
     pub decoupled_weight_decay: Option<bool>,
     /// Exclude biases and batch-norm parameters from weight decay (book default: yes, as the
-    /// book decays weights only; torch default: no, as with `model.parameters()`).
-    #[serde(default)]
+    /// book decays weights only; torch default: no, as with `model.parameters()`)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(long, num_args = 0..=1, default_missing_value = "true"))]
     pub no_decay_on_bias_and_norm: Option<bool>,
-    #[serde(default)]
+    /// Gradient clipping (a run config sets it with `clip_norm` / `clip_value`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "clap", arg(skip))]
     pub clip: Option<Clip>,
 }
 
 impl OptimizerConfig {
-    pub fn new(name: impl Into<String>, preset: Preset) -> Self {
+    pub fn new(name: OptimizerName, preset: Preset) -> Self {
         OptimizerConfig {
-            name: name.into(),
+            name: Some(name),
             preset,
             ..Default::default()
         }
@@ -88,10 +144,8 @@ impl OptimizerConfig {
 
     /// Fills defaults and checks every value; see the module docs for the presets.
     pub fn resolve(&self) -> Result<ResolvedOptimizer, OptimError> {
-        let name = self.name.as_str();
-        if !super::OPTIMIZER_NAMES.contains(&name) {
-            return Err(OptimError::UnknownOptimizer(self.name.clone()));
-        }
+        let optimizer = self.name.unwrap_or_default();
+        let name = optimizer.as_str();
         let ok = accepted(name);
         if let Some((field, value)) = self.set_fields().into_iter().find(|(f, _)| !ok.contains(f)) {
             return Err(OptimError::Invalid {
@@ -130,7 +184,7 @@ impl OptimizerConfig {
             vec![]
         };
         let resolved = ResolvedOptimizer {
-            name: self.name.clone(),
+            name: optimizer,
             rule,
             lr: self.lr.unwrap_or(lr),
             weight_decay,

@@ -1,8 +1,8 @@
 //! The resolved form of a config: the [`Rule`] with its hyperparameters and [`ResolvedOptimizer`].
 
 use crate::optim::{
-    Adadelta, Adagrad, Adam, Clip, Lion, Momentum, NAdam, OptimError, Optimizer, ParamGroup, RAdam,
-    RmsProp, Sgd, UpdateRule, WeightDecay,
+    Adadelta, Adagrad, Adam, Clip, Lion, Momentum, NAdam, OptimError, Optimizer, OptimizerName,
+    ParamGroup, RAdam, RmsProp, Sgd, UpdateRule, WeightDecay,
 };
 use crate::tensor::Scalar;
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,7 @@ impl Rule {
 /// Everything a config resolves to, with every default filled in (serialisable, for reports).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedOptimizer {
-    pub name: String,
+    pub name: OptimizerName,
     pub rule: Rule,
     pub lr: f64,
     pub weight_decay: WeightDecay,

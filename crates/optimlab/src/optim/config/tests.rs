@@ -1,10 +1,10 @@
 //! Unit tests of optimizer configs: validation, preset defaults, serde and state restore.
 
 use super::*;
-use crate::param::{ParamKind, ParamMut, Parameters};
 use crate::optim::{
     Adagrad, Adam, Momentum, MomentumKind, OPTIMIZER_NAMES, OptimizerState, RmsProp, Sgd,
 };
+use crate::param::{ParamKind, ParamMut, Parameters};
 
 /// A weight and a bias whose gradients are a fixed non-linear function of the values.
 struct Toy {
@@ -53,7 +53,7 @@ impl Parameters<f64> for Toy {
 }
 
 fn cfg(name: &str) -> OptimizerConfig {
-    OptimizerConfig::new(name, Preset::Torch)
+    OptimizerConfig::new(name.parse().unwrap(), Preset::Torch)
 }
 
 fn invalid_name(c: &OptimizerConfig) -> &'static str {
@@ -108,23 +108,33 @@ fn invalid_values_are_named_errors() {
         "flavour"
     );
     assert_eq!(with("sgd", &|c| c.clip = Some(Clip::Norm(0.0))), "clip");
-    let mut book = OptimizerConfig::new("momentum", Preset::Book);
+    let mut book = OptimizerConfig::new("momentum".parse().unwrap(), Preset::Book);
     book.dampening = Some(0.5);
     assert_eq!(invalid_name(&book), "dampening");
 }
 
 #[test]
 fn unknown_name_is_an_error_listing_the_names() {
-    let err = cfg("adamx").build::<f32>().err().unwrap();
+    let err = "adamx".parse::<OptimizerName>().unwrap_err();
     assert_eq!(err, OptimError::UnknownOptimizer("adamx".into()));
     assert!(err.to_string().contains("adamw"), "{err}");
-    assert!(OptimizerConfig::default().build::<f64>().is_err());
+    let json = serde_json::from_str::<OptimizerConfig>(r#"{"optimizer": "adamx"}"#);
+    assert!(json.unwrap_err().to_string().contains("adamx"));
+    // An unset name is the default optimizer, as for `optimlab train`.
+    assert_eq!(
+        OptimizerConfig::default().resolve().unwrap().name,
+        OptimizerName::Adam
+    );
 }
 
 #[test]
 fn presets_fill_torch_and_book_defaults() {
     let torch = |n: &str| cfg(n).resolve().unwrap();
-    let book = |n: &str| OptimizerConfig::new(n, Preset::Book).resolve().unwrap();
+    let book = |n: &str| {
+        OptimizerConfig::new(n.parse().unwrap(), Preset::Book)
+            .resolve()
+            .unwrap()
+    };
     let lrs: Vec<f64> = OPTIMIZER_NAMES.iter().map(|n| torch(n).lr).collect();
     assert_eq!(
         lrs,
@@ -160,7 +170,7 @@ fn presets_fill_torch_and_book_defaults() {
     assert_eq!(book("amsgrad").rule, Rule::Adam(Adam::amsgrad()));
     assert_eq!(book("nadam"), torch("nadam"));
 
-    let mut c = OptimizerConfig::new("sgd", Preset::Book);
+    let mut c = OptimizerConfig::new("sgd".parse().unwrap(), Preset::Book);
     c.weight_decay = Some(0.1);
     let r = c.resolve().unwrap();
     assert_eq!(r.weight_decay, WeightDecay::L2(0.1));
@@ -175,15 +185,22 @@ fn presets_fill_torch_and_book_defaults() {
 
 #[test]
 fn config_round_trips_through_json() {
-    let json = r#"{"name": "rmsprop", "preset": "book", "alpha": 0.9, "clip": {"kind": "norm", "max": 1.0}}"#;
+    // `name` is read as an alias of `optimizer`; the preset is the caller's, not a key.
+    let json = r#"{"name": "rmsprop", "alpha": 0.9, "clip": {"kind": "norm", "max": 1.0}}"#;
     let c: OptimizerConfig = serde_json::from_str(json).unwrap();
     assert_eq!(
-        (c.rho, c.preset, c.clip),
-        (Some(0.9), Preset::Book, Some(Clip::Norm(1.0)))
+        (c.name, c.rho, c.clip),
+        (
+            Some(OptimizerName::Rmsprop),
+            Some(0.9),
+            Some(Clip::Norm(1.0))
+        )
     );
-    let back: OptimizerConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+    let text = serde_json::to_string(&c).unwrap();
+    assert!(text.contains(r#""optimizer":"rmsprop""#), "{text}");
+    let back: OptimizerConfig = serde_json::from_str(&text).unwrap();
     assert_eq!(back, c);
-    assert!(serde_json::from_str::<OptimizerConfig>(r#"{"name": "sgd", "lr_typo": 1}"#).is_err());
+    assert!(serde_json::from_str::<OptimizerConfig>(r#"{"preset": "book"}"#).is_err());
 }
 
 fn run(opt: &mut Optimizer<f64>, toy: &mut Toy, steps: usize) {
@@ -198,7 +215,7 @@ fn all_configs() -> Vec<OptimizerConfig> {
     let mut out = Vec::new();
     for preset in [Preset::Book, Preset::Torch] {
         for name in OPTIMIZER_NAMES {
-            let mut c = OptimizerConfig::new(*name, preset);
+            let mut c = OptimizerConfig::new(name.parse().unwrap(), preset);
             c.lr = Some(0.05);
             c.weight_decay = Some(0.01);
             out.push(c.clone());

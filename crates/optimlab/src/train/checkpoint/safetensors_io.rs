@@ -19,9 +19,49 @@ pub(crate) fn write_safetensors(
     tensors: Vec<(String, RawTensor)>,
     metadata: HashMap<String, String>,
 ) -> Result<(), CheckpointError> {
-    let bytes = safetensors::serialize(tensors, Some(metadata))
+    let mut bytes = safetensors::serialize(tensors, Some(metadata))
         .map_err(|e| write_error(path, io::Error::other(e.to_string())))?;
+    sort_header(&mut bytes);
     write_atomic(path, |w| w.write_all(&bytes)).map_err(|e| write_error(path, e))
+}
+
+/// Rewrites the JSON header with its keys sorted, at the same length, so that identical
+/// tensors and metadata always give identical bytes (the metadata is a `HashMap`, whose order
+/// varies from run to run).
+fn sort_header(bytes: &mut [u8]) {
+    fn sorted(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => {
+                let ordered: std::collections::BTreeMap<String, serde_json::Value> =
+                    map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+                let mut out = serde_json::Map::new();
+                for (k, v) in ordered {
+                    out.insert(k, v);
+                }
+                serde_json::Value::Object(out)
+            }
+            other => other,
+        }
+    }
+    let Some(len) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+    else {
+        return;
+    };
+    let Some(header) = bytes.get(8..8 + len) else {
+        return;
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else {
+        return;
+    };
+    let text = serde_json::to_string(&sorted(value)).expect("JSON serialises");
+    // The same keys and values in compact form: never longer than the original header.
+    if text.len() <= len {
+        let header = &mut bytes[8..8 + len];
+        header[..text.len()].copy_from_slice(text.as_bytes());
+        header[text.len()..].fill(b' ');
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

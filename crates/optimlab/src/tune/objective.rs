@@ -1,25 +1,46 @@
-//! The objective of a tuning study: train a network with a trial's settings and score it on
-//! the validation split.
+//! The objective of a tuning study of networks: train with a trial's settings and score on the
+//! validation split.
 //!
-//! A trial's settings are the space file's `[train]` table (the keys of `optimlab train
-//! --config`) overlaid with the trial's parameters. The data is loaded once per process and
-//! shared by every trial; the test set is never looked at while tuning.
+//! A trial's settings are the space file's `[train]` table (the keys of a
+//! [`crate::train::RunConfig`]) overlaid with the trial's parameters. The data is loaded once
+//! per [`Objective`] and shared by every trial; the test set is never looked at while tuning.
+//! Training is [`crate::train::Trainer`]'s loop, reporting each epoch's metric to the pruner.
+//!
+//! ```no_run
+//! use optimlab::tune::objective::{Final, Metric, Objective, ObjectiveSpec};
+//! use optimlab::tune::Space;
+//!
+//! let (space, train) = Space::from_toml_str(
+//!     "[params]\nlr = { type = \"float\", low = 1e-4, high = 1e-1, log = true }\n[train]\nepochs = 3\n",
+//!     "space.toml",
+//! )?;
+//! let spec = ObjectiveSpec { train, metric: Metric::ValAcc, final_value: Final::Last };
+//! let objective = Objective::new(spec, &space)?;
+//! // Give `|trial| objective.run(trial)` to a worker (`tune::study::run_worker`).
+//! # let _ = objective;
+//! # Ok::<(), optimlab::tune::TuneError>(())
+//! ```
 
-use crate::commands::settings::{Resolved, TrainSettings};
-use anyhow::{Context, Result, anyhow, bail};
-use optimlab::data::Splits;
-use optimlab::nn::Network;
-use optimlab::optim::Scheduler;
-use optimlab::tensor::{DType, Scalar, Threads};
-use optimlab::train::{Progress, TrainData, TrainError, Trainer};
-use optimlab::tune::study::{Decision, ObjectiveResult, TrialRun, TrialStop};
-use optimlab::tune::{Direction, ParamValue, Space};
+use super::study::{Decision, ObjectiveResult, TrialRun, TrialStop};
+use super::{Direction, ParamValue, Space, TuneError};
+use crate::data::Splits;
+use crate::nn::Network;
+use crate::optim::Scheduler;
+use crate::tensor::{DType, Scalar, Threads};
+use crate::train::{Progress, ResolvedRun, RunConfig, TrainData, TrainError, Trainer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
+type Result<T> = std::result::Result<T, TuneError>;
+
+fn config_error(e: impl std::fmt::Display) -> TuneError {
+    TuneError::Config(e.to_string())
+}
+
 /// The validation metric a study optimises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Validation accuracy, maximised.
@@ -44,7 +65,8 @@ impl Metric {
 }
 
 /// Which epoch's metric is the trial's value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Final {
     /// The last epoch's (what the book reports).
@@ -85,30 +107,32 @@ pub struct ObjectiveSpec {
 /// A ready objective: the base settings, checked against the space, and the loaded data.
 pub struct Objective {
     pub spec: ObjectiveSpec,
-    pub base: TrainSettings,
+    pub base: RunConfig,
     pub splits: Splits,
+    /// Flush subnormal floats to zero while training (faster on x86; off by default).
+    pub flush_denormals: bool,
 }
 
 impl ObjectiveSpec {
     /// The base settings with the defaults tuning needs: a 20 % validation split unless set,
     /// one GEMM thread per trial (parallelism comes from running trials side by side).
-    pub fn base_settings(&self) -> Result<TrainSettings> {
-        let mut s: TrainSettings = toml::Value::Table(self.train.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow!("[train]: {}", e.message().trim()))?;
+    pub fn base_settings(&self) -> Result<RunConfig> {
+        let mut s = RunConfig::from_table(self.train.clone(), "[train]").map_err(config_error)?;
         s.val_fraction.get_or_insert(0.2);
         if s.val_fraction == Some(0.0) {
-            bail!(
-                "[train] val_fraction = 0: tuning scores trials on the validation split, so it must be above 0"
-            );
+            return Err(config_error(
+                "[train] val_fraction = 0: tuning scores trials on the validation split, so it must be above 0",
+            ));
         }
         if s.iters.is_some() {
-            bail!("[train] iters: tuning reports once per epoch, so set epochs instead");
+            return Err(config_error(
+                "[train] iters: tuning reports once per epoch, so set epochs instead",
+            ));
         }
         if s.threads.is_some_and(|t| t != 1) {
-            bail!(
-                "[train] threads: each trial trains on one thread; run more trials at once with --workers"
-            );
+            return Err(config_error(
+                "[train] threads: each trial trains on one thread; run more trials at once with --workers",
+            ));
         }
         s.threads = Some(1);
         Ok(s)
@@ -119,26 +143,29 @@ impl ObjectiveSpec {
     /// allows (its bounds and choices) gives valid settings.
     pub fn check(&self, space: &Space) -> Result<u64> {
         let base = self.base_settings()?;
-        let resolved = Resolved::new(base.clone())?;
+        let resolved = base.resolve().map_err(config_error)?;
         for p in &space.params {
             let name = p.name.as_str();
             if DATA_KEYS.contains(&name) {
-                bail!(
+                return Err(config_error(format!(
                     "search space: '{name}' cannot be searched (the data is loaded once for every trial); set it in [train]"
-                );
+                )));
             }
             if FIXED_KEYS.contains(&name) || name == "epochs" || name == "iters" {
-                bail!("search space: '{name}' cannot be searched; set it in [train]");
+                return Err(config_error(format!(
+                    "search space: '{name}' cannot be searched; set it in [train]"
+                )));
             }
             for value in representative_values(&p.dist) {
                 // A conditional parameter is checked where it is active (momentum with the
                 // optimizer that uses it), so its parents take a value that activates it.
                 let mut params = activating_parents(space, p);
                 params.insert(name.to_string(), value.clone());
-                let settings = overlay(&base, &params)
-                    .map_err(|e| anyhow!("search space: parameter '{name}' = {value}: {e:#}"))?;
-                Resolved::new(settings)
-                    .map_err(|e| anyhow!("search space: parameter '{name}' = {value}: {e:#}"))?;
+                let bad = |e: &dyn std::fmt::Display| {
+                    config_error(format!("search space: parameter '{name}' = {value}: {e}"))
+                };
+                let settings = overlay(&base, &params).map_err(|e| bad(&e))?;
+                settings.resolve().map_err(|e| bad(&e))?;
             }
         }
         Ok(resolved.train.epochs as u64)
@@ -150,27 +177,37 @@ impl Objective {
     pub fn new(spec: ObjectiveSpec, space: &Space) -> Result<Objective> {
         spec.check(space)?;
         let base = spec.base_settings()?;
-        let splits = crate::commands::data_source::load(&base)?;
+        let splits = base.data_config().prepare().map_err(config_error)?;
         if splits.val.as_ref().is_none_or(|v| v.is_empty()) {
-            bail!("the validation split is empty: raise val_fraction or use more training samples");
+            return Err(config_error(
+                "the validation split is empty: raise val_fraction or use more training samples",
+            ));
         }
-        Ok(Objective { spec, base, splits })
+        Ok(Objective {
+            spec,
+            base,
+            splits,
+            flush_denormals: false,
+        })
     }
 
     /// Runs one trial: trains with the trial's settings, reports the metric after each epoch
     /// (the pruner may stop it), records the curves as the user attribute `curves`.
     pub fn run(&self, trial: &mut TrialRun) -> ObjectiveResult {
-        let settings = overlay(&self.base, &trial.params())
-            .map_err(|e| TrialStop::Failed(format!("{e:#}")))?;
-        let resolved = Resolved::new(settings).map_err(|e| TrialStop::Failed(format!("{e:#}")))?;
+        let settings =
+            overlay(&self.base, &trial.params()).map_err(|e| TrialStop::Failed(e.to_string()))?;
+        let resolved = settings
+            .resolve()
+            .map_err(|e| TrialStop::Failed(e.to_string()))?;
         match resolved.dtype {
             DType::F32 => self.train::<f32>(resolved, trial),
             DType::F64 => self.train::<f64>(resolved, trial),
         }
     }
 
-    fn train<T: Scalar>(&self, mut resolved: Resolved, trial: &mut TrialRun) -> ObjectiveResult {
+    fn train<T: Scalar>(&self, mut resolved: ResolvedRun, trial: &mut TrialRun) -> ObjectiveResult {
         let fail = |e: &dyn std::fmt::Display| TrialStop::Failed(e.to_string());
+        resolved.train.flush_denormals = self.flush_denormals;
         resolved.network.input = self.splits.train.dim;
         resolved.network.output = self.splits.train.classes;
         let net = Network::<T>::build_with_threads(&resolved.network, resolved.seed, Threads(1))
@@ -247,6 +284,59 @@ impl Objective {
     }
 }
 
+/// Trains `settings` to the end on the whole training split (no validation hold-out unless
+/// the settings ask for one) and returns the test accuracy: how a tuned configuration is
+/// finally judged.
+pub fn retrain(settings: &RunConfig) -> Result<f64> {
+    let resolved = settings.resolve().map_err(config_error)?;
+    let splits = settings.data_config().prepare().map_err(config_error)?;
+    match resolved.dtype {
+        DType::F32 => retrain_typed::<f32>(resolved, &splits),
+        DType::F64 => retrain_typed::<f64>(resolved, &splits),
+    }
+}
+
+fn retrain_typed<T: Scalar>(mut resolved: ResolvedRun, splits: &Splits) -> Result<f64> {
+    resolved.network.input = splits.train.dim;
+    resolved.network.output = splits.train.classes;
+    let net = Network::<T>::build_with_threads(
+        &resolved.network,
+        resolved.seed,
+        Threads(resolved.threads),
+    )
+    .map_err(config_error)?;
+    let optimizer = resolved.optimizer.build::<T>().map_err(config_error)?;
+    let scheduler = resolved
+        .schedule
+        .clone()
+        .map(|s| Scheduler::new(s, resolved.optimizer.lr))
+        .transpose()
+        .map_err(config_error)?;
+    let mut trainer = Trainer::new(
+        net,
+        optimizer,
+        scheduler,
+        resolved.train.clone(),
+        splits.train.len(),
+    )
+    .map_err(config_error)?;
+    let data = TrainData {
+        train: &splits.train,
+        val: None,
+        test: None,
+    };
+    loop {
+        let (_, progress) = trainer.run_epoch(&data, |_| {}).map_err(config_error)?;
+        if progress != Progress::Continue {
+            break;
+        }
+    }
+    Ok(trainer
+        .evaluate(&splits.test, None)
+        .map_err(config_error)?
+        .accuracy)
+}
+
 /// Per-epoch curves of a trial, kept for the report.
 #[derive(Default)]
 struct Curves {
@@ -257,7 +347,7 @@ struct Curves {
 }
 
 impl Curves {
-    fn push(&mut self, r: &optimlab::train::EpochRecord) {
+    fn push(&mut self, r: &crate::train::EpochRecord) {
         self.train_loss.push(r.train_loss);
         self.train_acc.push(r.train_acc);
         self.val_loss.push(r.val_loss);
@@ -278,11 +368,8 @@ impl Curves {
 
 /// The base settings with the parameters set. A string parameter named `hidden` ("100,100")
 /// becomes the list of layer sizes.
-pub fn overlay(
-    base: &TrainSettings,
-    params: &BTreeMap<String, ParamValue>,
-) -> Result<TrainSettings> {
-    let mut table = toml::Table::try_from(base).context("settings")?;
+pub fn overlay(base: &RunConfig, params: &BTreeMap<String, ParamValue>) -> Result<RunConfig> {
+    let mut table = base.table().map_err(config_error)?;
     for (name, value) in params {
         let v = match (name.as_str(), value) {
             ("hidden", ParamValue::Str(s)) => toml::Value::Array(
@@ -292,7 +379,9 @@ pub fn overlay(
                             .parse::<i64>()
                             .map(toml::Value::Integer)
                             .map_err(|_| {
-                                anyhow!("hidden = \"{s}\": expected sizes such as \"100,100\"")
+                                config_error(format!(
+                                    "hidden = \"{s}\": expected sizes such as \"100,100\""
+                                ))
                             })
                     })
                     .collect::<Result<_>>()?,
@@ -306,27 +395,15 @@ pub fn overlay(
         };
         table.insert(name.clone(), v);
     }
-    toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| {
-            let msg = e.message().trim().to_string();
-            if msg.contains("unknown field") {
-                anyhow!("not a train setting (the keys of `optimlab train --config`): {msg}")
-            } else {
-                anyhow!("{msg}")
-            }
-        })
+    RunConfig::from_table(table, "trial settings").map_err(config_error)
 }
 
 /// Values that exercise a distribution's range: its bounds, or every choice.
 /// Values of `p`'s parents (and theirs, up the chain) under which `p` is active: the first
 /// allowed value of each condition.
-fn activating_parents(
-    space: &Space,
-    p: &optimlab::tune::ParamSpec,
-) -> BTreeMap<String, ParamValue> {
+fn activating_parents(space: &Space, p: &super::ParamSpec) -> BTreeMap<String, ParamValue> {
     let mut params = BTreeMap::new();
-    let mut pending: Vec<&optimlab::tune::ParamSpec> = vec![p];
+    let mut pending: Vec<&super::ParamSpec> = vec![p];
     while let Some(spec) = pending.pop() {
         for (parent, allowed) in &spec.when {
             if let Some(value) = allowed.first() {
@@ -342,8 +419,8 @@ fn activating_parents(
     params
 }
 
-fn representative_values(d: &optimlab::tune::Distribution) -> Vec<ParamValue> {
-    use optimlab::tune::Distribution as D;
+fn representative_values(d: &super::Distribution) -> Vec<ParamValue> {
+    use super::Distribution as D;
     match d {
         D::Float { low, high, .. } => vec![ParamValue::Float(*low), ParamValue::Float(*high)],
         D::Int { low, high, .. } => vec![ParamValue::Int(*low), ParamValue::Int(*high)],
@@ -393,7 +470,7 @@ data = "digits"
 optimizer = "adam"
 "#,
         );
-        let e = format!("{:#}", spec.check(&space).unwrap_err());
+        let e = spec.check(&space).unwrap_err().to_string();
         assert!(e.contains("'momentum'"), "{e}");
     }
 }

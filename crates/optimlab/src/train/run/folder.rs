@@ -1,0 +1,244 @@
+//! The files of a run folder: history, checkpoints, the final model, atomic writes.
+
+use super::{ResolvedRun, RunError};
+use crate::tensor::Scalar;
+use crate::train::checkpoint::{self, CheckpointMeta};
+use crate::train::export::export_safetensors;
+use crate::train::{EpochRecord, IterRecord, Trainer, TrainerState};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The settings, with a `[resolved]` table.
+pub const CONFIG_FILE: &str = "config.toml";
+/// One JSON line per iteration (`{"kind":"iter",…}`) and per epoch (`{"kind":"epoch",…}`).
+pub const HISTORY_FILE: &str = "history.jsonl";
+/// How the run ended, with its final numbers.
+pub const SUMMARY_FILE: &str = "summary.json";
+/// Everything needed to resume: weights, optimizer state, random streams, trainer state.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// The trained weights with the configuration that rebuilds the network.
+pub const MODEL_FILE: &str = "model.safetensors";
+
+/// Restores a resumed run's state from its folder, or loads `init_from` weights.
+pub(super) fn prepare<T: Scalar>(
+    resolved: &ResolvedRun,
+    out: &Path,
+    resume: bool,
+    trainer: &mut Trainer<T>,
+) -> Result<(), RunError> {
+    if resume {
+        let path = out.join(CHECKPOINT_FILE);
+        let ckpt = checkpoint::load::<T>(&path)?;
+        ckpt.apply_to_network(&mut trainer.net)?;
+        ckpt.restore_network_rngs(&mut trainer.net)?;
+        let bad = |what: String| RunError::Config(format!("{}: {what}", path.display()));
+        let optimizer_state = ckpt
+            .optimizer
+            .as_ref()
+            .ok_or_else(|| bad("the checkpoint has no optimizer state".into()))?;
+        trainer
+            .optimizer
+            .load_state(&mut trainer.net, optimizer_state)
+            .map_err(|e| bad(e.to_string()))?;
+        let json = ckpt
+            .meta
+            .extra
+            .get("trainer")
+            .ok_or_else(|| bad("the checkpoint has no trainer state".into()))?;
+        let state: TrainerState = serde_json::from_str(json)
+            .map_err(|e| bad(format!("unreadable trainer state: {e}")))?;
+        trainer.restore(state);
+    } else if let Some(init) = &resolved.config.init_from {
+        let weights = checkpoint::load_weights::<T>(Path::new(init))?;
+        weights.apply_to_network(&mut trainer.net)?;
+    }
+    Ok(())
+}
+
+/// Writes the resumable checkpoint (atomically; the previous one stays until the new one is
+/// complete).
+pub(super) fn save_checkpoint<T: Scalar>(
+    resolved: &ResolvedRun,
+    out: &Path,
+    trainer: &mut Trainer<T>,
+) -> Result<(), RunError> {
+    let mut extra = BTreeMap::new();
+    extra.insert(
+        "trainer".to_string(),
+        serde_json::to_string(&trainer.state()).expect("trainer state serialises"),
+    );
+    let meta = CheckpointMeta {
+        epoch: trainer.epoch() as u64,
+        iter: trainer.iter() as u64,
+        config: resolved.to_toml()?,
+        scheduler: None,
+        rngs: checkpoint::network_rngs(&mut trainer.net),
+        extra,
+    };
+    checkpoint::save(
+        &out.join(CHECKPOINT_FILE),
+        &trainer.net,
+        Some(&trainer.optimizer),
+        &meta,
+    )?;
+    Ok(())
+}
+
+/// Writes `model.safetensors`: the trained weights and the configuration that rebuilds them.
+pub(super) fn save_model<T: Scalar>(
+    resolved: &ResolvedRun,
+    out: &Path,
+    trainer: &Trainer<T>,
+) -> Result<(), RunError> {
+    let config = resolved.to_toml()?;
+    export_safetensors(&out.join(MODEL_FILE), &trainer.net, Some(&config))?;
+    Ok(())
+}
+
+/// Creates the run folder and checks it can be written to.
+pub(super) fn ensure_writable(dir: &Path) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        RunError::io_with(format!("cannot create the run folder {}", dir.display()), e)
+    })?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"")
+        .map_err(|e| RunError::io_with(format!("cannot write to {}", dir.display()), e))?;
+    std::fs::remove_file(&probe).ok();
+    if !dir.is_dir() {
+        return Err(RunError::Config(format!(
+            "{} is not a folder",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader never sees a half-written file.
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    checkpoint::write_atomic(path, |w| w.write_all(bytes))
+        .map_err(|e| RunError::io_with(format!("cannot write {}", path.display()), e))
+}
+
+/// `history.jsonl`, appended to as training goes.
+pub(super) struct History {
+    path: PathBuf,
+    file: BufWriter<std::fs::File>,
+    /// The first write error of the hot loop, reported after the epoch.
+    error: Option<std::io::Error>,
+}
+
+impl History {
+    /// Opens the history for appending; on resume, first drops the lines of iterations the
+    /// checkpoint does not hold (`iter` onwards), including a line cut off by a crash.
+    pub fn open(dir: &Path, resume: bool, iter: usize) -> Result<History, RunError> {
+        let path = dir.join(super::HISTORY_FILE);
+        if resume {
+            keep_history_before(&path, iter)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| RunError::io_with(format!("cannot open {}", path.display()), e))?;
+        Ok(History {
+            path,
+            file: BufWriter::new(file),
+            error: None,
+        })
+    }
+
+    /// One iteration's line. Written by hand: this runs every iteration and allocates nothing.
+    pub fn iteration(&mut self, r: &IterRecord) {
+        if let Err(e) = writeln!(
+            self.file,
+            "{{\"kind\":\"iter\",\"iter\":{},\"loss\":{},\"lr\":{}}}",
+            r.iter,
+            JsonNumber(r.loss),
+            JsonNumber(r.lr)
+        ) {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// Reports the first write error of the iterations so far.
+    pub fn check(&mut self) -> Result<(), RunError> {
+        match self.error.take() {
+            Some(e) => Err(self.write_error(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// One epoch's line, flushed.
+    pub fn epoch(&mut self, record: &EpochRecord) -> Result<(), RunError> {
+        let line = json_line("epoch", record);
+        writeln!(self.file, "{line}")
+            .and_then(|()| self.file.flush())
+            .map_err(|e| self.write_error(e))
+    }
+
+    pub fn finish(mut self) -> Result<(), RunError> {
+        self.check()?;
+        self.file.flush().map_err(|e| self.write_error(e))
+    }
+
+    fn write_error(&self, e: std::io::Error) -> RunError {
+        RunError::io_with(format!("cannot write {}", self.path.display()), e)
+    }
+}
+
+/// `{"kind":KIND, …the record's fields…}`: "kind" first, as documented.
+fn json_line<R: Serialize>(kind: &str, record: &R) -> String {
+    let serde_json::Value::Object(map) = serde_json::to_value(record).expect("records serialise")
+    else {
+        unreachable!("a record is a struct")
+    };
+    let mut line = format!("{{\"kind\":{}", serde_json::Value::from(kind));
+    for (k, val) in map.iter().filter(|(k, _)| *k != "kind") {
+        line.push_str(&format!(",{}:{}", serde_json::Value::from(k.as_str()), val));
+    }
+    line.push('}');
+    line
+}
+
+/// A float as JSON: non-finite values (which JSON cannot hold) become `null`.
+struct JsonNumber(f64);
+
+impl std::fmt::Display for JsonNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_finite() {
+            // Rust prints the shortest text that reads back as the same f64.
+            write!(f, "{:?}", self.0)
+        } else {
+            f.write_str("null")
+        }
+    }
+}
+
+/// On resume: keeps the history lines of iterations before `iter` (what the checkpoint holds)
+/// and drops the rest, including a line cut off by a crash.
+fn keep_history_before(path: &Path, iter: usize) -> Result<(), RunError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let mut kept = String::with_capacity(text.len());
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let at = v["iter"].as_u64().unwrap_or(u64::MAX) as usize;
+        let keep = match v["kind"].as_str() {
+            Some("iter") => at < iter,
+            Some("epoch") => at <= iter,
+            _ => false,
+        };
+        if keep {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    write_atomic(path, kept.as_bytes())
+}
