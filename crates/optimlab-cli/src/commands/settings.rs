@@ -222,6 +222,7 @@ impl Resolved {
 
         let mut train = TrainConfig::new(preset);
         train.seed = seed;
+        train.flush_denormals = true; // the library's default is off; the CLI wants the speed
         if let Some(e) = s.epochs {
             train.epochs = e;
         }

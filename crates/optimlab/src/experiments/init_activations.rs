@@ -267,17 +267,17 @@ pub fn run(
         .collect();
     let tracker = Tracker::new(jobs.len() as u64, progress);
     let results: Vec<Vec<LayerStats>> = crate::parallel::map(&jobs, |&(p, seed)| {
-            let (init, activation) = pairs[p];
-            let stats = match dtype {
-                DType::F32 => forward::<f32>(config, init, activation, seed),
-                DType::F64 => forward::<f64>(config, init, activation, seed),
-            };
-            tracker.advance(
-                1,
-                &format!("{} {}", common::init_label(init), activation.name()),
-            );
-            stats
-        });
+        let (init, activation) = pairs[p];
+        let stats = match dtype {
+            DType::F32 => forward::<f32>(config, init, activation, seed),
+            DType::F64 => forward::<f64>(config, init, activation, seed),
+        };
+        tracker.advance(
+            1,
+            &format!("{} {}", common::init_label(init), activation.name()),
+        );
+        stats
+    });
     let mut results = results.into_iter();
     let combinations = pairs
         .iter()

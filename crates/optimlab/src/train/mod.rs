@@ -2,11 +2,18 @@
 
 mod batches;
 pub mod checkpoint;
+mod config;
+mod early_stop;
+mod error;
+mod evaluate;
 pub mod export;
+mod records;
 mod trainer;
 
 pub use batches::{BatchOrder, Batches, BatchesState};
-pub use trainer::{
-    EarlyStopState, EarlyStopping, EpochRecord, Evaluation, IterRecord, LossRecord, Monitor,
-    Progress, ScheduleUnit, TrainConfig, TrainData, TrainError, Trainer, TrainerState, evaluate,
-};
+pub use config::{EvalAt, LossRecord, OnDivergence, ScheduleUnit, TrainConfig};
+pub use early_stop::{EarlyStopState, EarlyStopping, Monitor};
+pub use error::TrainError;
+pub use evaluate::evaluate;
+pub use records::{EpochRecord, Evaluation, Evaluations, IterRecord};
+pub use trainer::{Progress, TrainData, Trainer, TrainerState};
