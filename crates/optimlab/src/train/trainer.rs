@@ -322,3 +322,6 @@ impl<T: Scalar> Trainer<T> {
             .evaluate(&mut self.net, data, limit, self.config.eval_batch)
     }
 }
+
+#[cfg(test)]
+mod tests;
