@@ -36,13 +36,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build::<f64>()?;
         // One seed: every optimizer starts from the same weights and sees the same batches.
         let initial = Network::<f64>::build(&net_config, 7)?;
-        let mut trainer = Trainer::new(
-            initial,
-            optimizer,
-            None,
-            train.clone(),
-            splits.train.len(),
-        )?;
+        let mut trainer =
+            Trainer::new(initial, optimizer, None, train.clone(), splits.train.len())?;
         let mut losses = Vec::new();
         let record = loop {
             let (record, progress) = trainer.run_epoch(&data, |r| losses.push(r.loss))?;

@@ -132,7 +132,7 @@ pub fn run(config: &BenchConfig) -> Result<BenchReport, BenchError> {
     }
     let w = config.workload;
     // As the trainer does: subnormal arithmetic would otherwise dominate Adam's update.
-    crate::tensor::flush_denormals();
+    let _flush = crate::tensor::FlushDenormals::new();
     let net_config = NetworkConfig::new(Preset::Torch, 784, w.hidden(), 10);
     let mut net =
         Network::<f32>::build_with_threads(&net_config, config.seed, Threads(config.threads))?;

@@ -288,19 +288,6 @@ impl<T: Scalar> Network<T> {
         Ok(out)
     }
 
-    /// Fraction of rows of `x` whose predicted class equals the label.
-    pub fn accuracy(
-        &mut self,
-        x: &Matrix<T>,
-        labels: &[usize],
-        batch: usize,
-    ) -> Result<f64, NnError> {
-        self.check_labels(x, labels)?;
-        let pred = self.predict(x, batch)?;
-        let hits = pred.iter().zip(labels).filter(|(p, t)| p == t).count();
-        Ok(hits as f64 / labels.len().max(1) as f64)
-    }
-
     /// Each named tensor (parameters and batch-norm running statistics) with its shape.
     pub fn visit_tensors(&self, f: &mut TensorVisitor<'_, T>) {
         for l in &self.layers {

@@ -5,7 +5,7 @@ mod gemm;
 mod matrix;
 mod scalar;
 
-pub use denormal::flush_denormals;
+pub use denormal::FlushDenormals;
 pub use gemm::{Op, Threads, gemm};
 pub use matrix::Matrix;
 pub use scalar::{DType, Scalar};

@@ -1,236 +1,27 @@
-//! The trainer: mini-batch updates, evaluation, schedules, early stopping, divergence checks.
+//! The training loop: mini-batch updates, evaluation, schedules, early stopping, divergence.
 //!
 //! It runs one epoch per [`Trainer::run_epoch`] call so that the caller can checkpoint, report
-//! and decide to stop between epochs; the hot loop itself allocates nothing.
+//! and decide to stop between epochs; the hot loop itself allocates nothing. It is the only
+//! training loop of the library: the CLI, tuning and the experiments all drive it.
 
-use super::{BatchOrder, Batches, BatchesState};
-use crate::Preset;
+use super::evaluate::Evaluator;
+use super::{
+    BatchOrder, Batches, BatchesState, EarlyStopState, EpochRecord, EvalAt, Evaluation,
+    Evaluations, IterRecord, LossRecord, OnDivergence, ScheduleUnit, TrainConfig, TrainError,
+};
 use crate::clock::Stopwatch;
 use crate::data::Dataset;
-use crate::nn::{Mode, Network, NnError, ParamKind, Parameters, argmax_rows};
-use crate::optim::{OptimError, Optimizer, Scheduler};
+use crate::nn::{Mode, Network, ParamKind, Parameters};
+use crate::optim::{Optimizer, Scheduler};
 use crate::rng::{self, Purpose};
-use crate::tensor::{Matrix, Scalar};
+use crate::tensor::{FlushDenormals, Matrix, Scalar};
 use serde::{Deserialize, Serialize};
-
-/// Which loss the history records for an iteration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LossRecord {
-    /// The loss of the forward pass that produced the gradient (PyTorch scripts).
-    Forward,
-    /// The loss after the update, on the same batch, in evaluation mode (the book's scripts).
-    AfterUpdate,
-}
-
-impl LossRecord {
-    pub fn preset(preset: Preset) -> Self {
-        match preset {
-            Preset::Book => LossRecord::AfterUpdate,
-            Preset::Torch => LossRecord::Forward,
-        }
-    }
-}
-
-/// When a time-based LR schedule advances.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScheduleUnit {
-    Iter,
-    Epoch,
-}
-
-/// What early stopping watches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Monitor {
-    ValAcc,
-    ValLoss,
-}
-
-impl std::str::FromStr for ScheduleUnit {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "iter" => Ok(ScheduleUnit::Iter),
-            "epoch" => Ok(ScheduleUnit::Epoch),
-            other => Err(format!(
-                "unknown schedule unit '{other}' (expected iter or epoch)"
-            )),
-        }
-    }
-}
-
-impl std::str::FromStr for Monitor {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "val_acc" | "val-acc" => Ok(Monitor::ValAcc),
-            "val_loss" | "val-loss" => Ok(Monitor::ValLoss),
-            other => Err(format!(
-                "unknown metric '{other}' (expected val_acc or val_loss)"
-            )),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EarlyStopping {
-    /// Epochs without improvement before stopping.
-    pub patience: usize,
-    pub monitor: Monitor,
-    /// The smallest change that counts as an improvement.
-    #[serde(default)]
-    pub min_delta: f64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Epochs to train (ignored when `iters` is set).
-    pub epochs: usize,
-    /// Total iterations, when training by iterations rather than epochs.
-    pub iters: Option<usize>,
-    pub batch_size: usize,
-    pub order: BatchOrder,
-    pub seed: u64,
-    pub loss_record: LossRecord,
-    /// Evaluate on only the first N samples of each set (the book's
-    /// `evaluate_sample_num_per_epoch`); all when unset.
-    pub eval_limit: Option<usize>,
-    /// Rows per forward pass when evaluating.
-    pub eval_batch: usize,
-    pub schedule_unit: ScheduleUnit,
-    pub early_stopping: Option<EarlyStopping>,
-    /// Flush subnormal floats to zero on the training thread (see
-    /// [`crate::tensor::flush_denormals`]): avoids slow subnormal arithmetic.
-    pub flush_denormals: bool,
-}
-
-impl TrainConfig {
-    pub fn new(preset: Preset) -> Self {
-        Self {
-            epochs: 20,
-            iters: None,
-            batch_size: 32,
-            order: match preset {
-                Preset::Book => BatchOrder::Replacement,
-                Preset::Torch => BatchOrder::Shuffle,
-            },
-            seed: 0,
-            loss_record: LossRecord::preset(preset),
-            eval_limit: None,
-            eval_batch: 1000,
-            schedule_unit: ScheduleUnit::Iter,
-            early_stopping: None,
-            flush_denormals: true,
-        }
-    }
-
-    pub fn validate(&self) -> Result<(), TrainError> {
-        if self.iters.is_none() && self.epochs == 0 {
-            return Err(TrainError::Zero("epochs"));
-        }
-        if self.iters == Some(0) {
-            return Err(TrainError::Zero("iters"));
-        }
-        if self.batch_size == 0 {
-            return Err(TrainError::Zero("batch size"));
-        }
-        if self.eval_batch == 0 {
-            return Err(TrainError::Zero("evaluation batch size"));
-        }
-        if self.eval_limit == Some(0) {
-            return Err(TrainError::Zero("evaluation sample limit"));
-        }
-        if let Some(es) = &self.early_stopping {
-            if es.patience == 0 {
-                return Err(TrainError::Zero("early-stopping patience"));
-            }
-            if !(es.min_delta.is_finite() && es.min_delta >= 0.0) {
-                return Err(TrainError::Invalid(format!(
-                    "early-stopping min_delta = {}: expected a finite number ≥ 0",
-                    es.min_delta
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error(transparent)]
-    Nn(#[from] NnError),
-    #[error(transparent)]
-    Optim(#[from] OptimError),
-    #[error("the loss diverged (became {loss}) at iteration {iter}; lower the learning rate")]
-    Diverged { loss: f64, iter: usize },
-    #[error("invalid {0}: must be at least 1")]
-    Zero(&'static str),
-    #[error("invalid {0}")]
-    Invalid(String),
-    #[error("the training set is empty")]
-    Empty,
-    #[error(
-        "early stopping watches the validation set, but there is none (set a validation fraction)"
-    )]
-    NoValidation,
-}
-
-/// One iteration, as the history records it (`iter` counts from 0).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct IterRecord {
-    pub iter: usize,
-    pub loss: f64,
-    pub lr: f64,
-}
-
-/// What one epoch measured; unmeasured fields are `None` and left out of the JSON.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    pub epoch: usize,
-    /// Whether the iteration budget ended inside this epoch.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub partial: bool,
-    /// Iterations completed so far.
-    pub iter: usize,
-    pub train_loss: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub train_acc: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub val_loss: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub val_acc: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_acc: Option<f64>,
-    pub lr: f64,
-    /// Wall time since training started (this process).
-    pub seconds: f64,
-}
-
-/// Loss and accuracy over a data set.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Evaluation {
-    pub loss: f64,
-    pub accuracy: f64,
-    pub samples: usize,
-}
 
 /// The data a run trains and evaluates on.
 pub struct TrainData<'a> {
     pub train: &'a Dataset,
     pub val: Option<&'a Dataset>,
     pub test: Option<&'a Dataset>,
-}
-
-/// Early-stopping bookkeeping, saved in checkpoints.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct EarlyStopState {
-    pub best: Option<f64>,
-    pub bad_epochs: usize,
-    /// Whether early stopping ended the run.
-    #[serde(default)]
-    pub stopped: bool,
 }
 
 /// Counters and streams that a checkpoint needs to resume a run exactly.
@@ -241,6 +32,9 @@ pub struct TrainerState {
     pub batches: BatchesState,
     pub scheduler: Option<Scheduler>,
     pub early_stop: EarlyStopState,
+    /// The first iteration whose loss was not finite ([`OnDivergence::Record`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged_at: Option<usize>,
 }
 
 /// Why `run_epoch` returned.
@@ -264,10 +58,12 @@ pub struct Trainer<T: Scalar> {
     epoch: usize,
     iter: usize,
     early_stop: EarlyStopState,
+    diverged_at: Option<usize>,
     started: Stopwatch,
     idx: Vec<usize>,
     labels: Vec<usize>,
     xb: Matrix<T>,
+    evaluator: Evaluator<T>,
 }
 
 impl<T: Scalar> Trainer<T> {
@@ -321,8 +117,10 @@ impl<T: Scalar> Trainer<T> {
             epoch: 0,
             iter: 0,
             early_stop: EarlyStopState::default(),
+            diverged_at: None,
             started: Stopwatch::start(),
             xb: Matrix::default(),
+            evaluator: Evaluator::default(),
         })
     }
 
@@ -333,6 +131,10 @@ impl<T: Scalar> Trainer<T> {
     /// Whether early stopping ended the run (also after a resume).
     pub fn early_stopped(&self) -> bool {
         self.early_stop.stopped
+    }
+    /// The first iteration whose loss was not finite, under [`OnDivergence::Record`].
+    pub fn diverged_at(&self) -> Option<usize> {
+        self.diverged_at
     }
     /// Completed iterations.
     pub fn iter(&self) -> usize {
@@ -355,6 +157,7 @@ impl<T: Scalar> Trainer<T> {
             batches: self.batches.state(),
             scheduler: self.scheduler.clone(),
             early_stop: self.early_stop.clone(),
+            diverged_at: self.diverged_at,
         }
     }
 
@@ -366,10 +169,12 @@ impl<T: Scalar> Trainer<T> {
         self.batches.restore(state.batches);
         self.scheduler = state.scheduler;
         self.early_stop = state.early_stop;
+        self.diverged_at = state.diverged_at;
     }
 
-    /// Trains one epoch (or what is left of the iteration budget), evaluates, and reports each
-    /// iteration to `on_iter`. Returns the epoch's record and whether to go on.
+    /// Trains one epoch (or what is left of the iteration budget), evaluates as
+    /// [`TrainConfig::eval_at`] says, and reports each iteration to `on_iter`. Returns the
+    /// epoch's record and whether to go on.
     pub fn run_epoch(
         &mut self,
         data: &TrainData<'_>,
@@ -382,9 +187,8 @@ impl<T: Scalar> Trainer<T> {
                 self.iter
             )));
         }
-        if self.config.flush_denormals {
-            crate::tensor::flush_denormals();
-        }
+        // Scoped to this call: the caller's floating-point mode comes back when it returns.
+        let _flush = self.config.flush_denormals.then(FlushDenormals::new);
         // Up to the end of the current epoch (a run stopped by an iteration budget may have
         // ended mid-epoch), or of the budget.
         let per_epoch = self.batches.per_epoch();
@@ -398,10 +202,15 @@ impl<T: Scalar> Trainer<T> {
             self.optimizer.set_lr(lr)?;
             let loss = self.step(data.train)?;
             loss_sum += loss;
+            let eval = match self.config.eval_at {
+                EvalAt::Every(every) if self.iter % every == 0 => Some(self.evaluate_all(data)?),
+                _ => None,
+            };
             on_iter(&IterRecord {
                 iter: self.iter,
                 loss,
                 lr,
+                eval,
             });
             self.iter += 1;
             if self.config.schedule_unit == ScheduleUnit::Iter
@@ -420,27 +229,33 @@ impl<T: Scalar> Trainer<T> {
             }
         }
 
-        let limit = self.config.eval_limit;
-        let train_eval = self.evaluate(data.train, limit)?;
-        let val_eval = data.val.map(|v| self.evaluate(v, limit)).transpose()?;
-        let test_eval = data.test.map(|t| self.evaluate(t, limit)).transpose()?;
+        let train_loss = loss_sum / n as f64;
+        let eval = match self.config.eval_at {
+            EvalAt::EpochEnd => Some(self.evaluate_all(data)?),
+            _ => None,
+        };
         if complete && let Some(s) = &mut self.scheduler {
-            s.observe(val_eval.map_or(train_eval.loss, |v| v.loss));
+            // Without an epoch evaluation, the epoch's recorded training loss.
+            s.observe(eval.map_or(train_loss, |e| e.val.unwrap_or(e.train).loss));
         }
         let record = EpochRecord {
             // A partial epoch (the budget ended inside it) reports the epoch it is part of.
             epoch: if complete { self.epoch } else { self.epoch + 1 },
             partial: !complete,
             iter: self.iter,
-            train_loss: loss_sum / n as f64,
-            train_acc: Some(train_eval.accuracy),
-            val_loss: val_eval.map(|v| v.loss),
-            val_acc: val_eval.map(|v| v.accuracy),
-            test_acc: test_eval.map(|t| t.accuracy),
+            train_loss,
+            train_acc: eval.map(|e| e.train.accuracy),
+            val_loss: eval.and_then(|e| e.val).map(|v| v.loss),
+            val_acc: eval.and_then(|e| e.val).map(|v| v.accuracy),
+            test_acc: eval.and_then(|e| e.test).map(|t| t.accuracy),
             lr: self.optimizer.lr,
             seconds: self.started.seconds(),
         };
-        let progress = if complete && self.should_stop(&record)? {
+        let stop = match &self.config.early_stopping {
+            Some(es) if complete => self.early_stop.update(es, &record)?,
+            _ => false,
+        };
+        let progress = if stop {
             Progress::Stopped
         } else if self.iter >= total {
             Progress::Done
@@ -458,51 +273,43 @@ impl<T: Scalar> Trainer<T> {
         self.labels
             .extend(self.idx.iter().map(|&i| train.labels[i]));
         let loss = self.net.loss(&self.xb, &self.labels, Mode::Train)?.as_f64();
-        if !loss.is_finite() {
-            return Err(TrainError::Diverged {
-                loss,
-                iter: self.iter,
-            });
-        }
+        let loss = self.check(loss)?;
         self.net.backward(&self.xb, &self.labels)?;
         self.optimizer.step(&mut self.net)?;
         Ok(match self.config.loss_record {
             LossRecord::Forward => loss,
             LossRecord::AfterUpdate => {
                 let after = self.net.loss(&self.xb, &self.labels, Mode::Eval)?.as_f64();
-                if !after.is_finite() {
-                    return Err(TrainError::Diverged {
-                        loss: after,
-                        iter: self.iter,
-                    });
-                }
-                after
+                self.check(after)?
             }
         })
     }
 
-    fn should_stop(&mut self, record: &EpochRecord) -> Result<bool, TrainError> {
-        let Some(es) = self.config.early_stopping else {
-            return Ok(false);
-        };
-        // Compare as "larger is better".
-        let value = match es.monitor {
-            Monitor::ValAcc => record.val_acc,
-            Monitor::ValLoss => record.val_loss.map(|l| -l),
+    /// Applies [`TrainConfig::on_divergence`] to a loss of the current iteration.
+    fn check(&mut self, loss: f64) -> Result<f64, TrainError> {
+        if loss.is_finite() {
+            return Ok(loss);
         }
-        .ok_or(TrainError::NoValidation)?;
-        let improved = self
-            .early_stop
-            .best
-            .is_none_or(|best| value > best + es.min_delta);
-        if improved {
-            self.early_stop.best = Some(value);
-            self.early_stop.bad_epochs = 0;
-        } else {
-            self.early_stop.bad_epochs += 1;
+        match self.config.on_divergence {
+            OnDivergence::Stop => Err(TrainError::Diverged {
+                loss,
+                iter: self.iter,
+            }),
+            OnDivergence::Record => {
+                self.diverged_at.get_or_insert(self.iter);
+                Ok(loss)
+            }
         }
-        self.early_stop.stopped = self.early_stop.bad_epochs >= es.patience;
-        Ok(self.early_stop.stopped)
+    }
+
+    /// Every data set of `data`, each limited to [`TrainConfig::eval_limit`] samples.
+    fn evaluate_all(&mut self, data: &TrainData<'_>) -> Result<Evaluations, TrainError> {
+        let limit = self.config.eval_limit;
+        Ok(Evaluations {
+            train: self.evaluate(data.train, limit)?,
+            val: data.val.map(|v| self.evaluate(v, limit)).transpose()?,
+            test: data.test.map(|t| self.evaluate(t, limit)).transpose()?,
+        })
     }
 
     /// Loss and accuracy on (the first `limit` samples of) `data`, in evaluation mode.
@@ -511,34 +318,10 @@ impl<T: Scalar> Trainer<T> {
         data: &Dataset,
         limit: Option<usize>,
     ) -> Result<Evaluation, TrainError> {
-        evaluate(&mut self.net, data, limit, self.config.eval_batch)
+        self.evaluator
+            .evaluate(&mut self.net, data, limit, self.config.eval_batch)
     }
 }
 
-/// Loss and accuracy of `net` on (the first `limit` samples of) `data`, in chunks of `batch`.
-pub fn evaluate<T: Scalar>(
-    net: &mut Network<T>,
-    data: &Dataset,
-    limit: Option<usize>,
-    batch: usize,
-) -> Result<Evaluation, TrainError> {
-    let n = limit.map_or(data.len(), |l| l.min(data.len()));
-    let mut x = Matrix::default();
-    let mut pred = Vec::new();
-    let (mut loss_sum, mut hits) = (0.0, 0usize);
-    let mut start = 0;
-    while start < n {
-        let end = (start + batch.max(1)).min(n);
-        data.rows_into(start, end, &mut x);
-        let labels = &data.labels[start..end];
-        loss_sum += net.loss(&x, labels, Mode::Eval)?.as_f64() * (end - start) as f64;
-        argmax_rows(net.probabilities(), &mut pred);
-        hits += pred.iter().zip(labels).filter(|(p, t)| p == t).count();
-        start = end;
-    }
-    Ok(Evaluation {
-        loss: loss_sum / n.max(1) as f64,
-        accuracy: hits as f64 / n.max(1) as f64,
-        samples: n,
-    })
-}
+#[cfg(test)]
+mod tests;

@@ -1,18 +1,21 @@
 //! What the chapter's experiments share: the error type, progress reports, setting checks,
-//! statistics over seeds, and the two training loops (a loss per iteration; accuracies every
-//! few iterations). Every run builds its own network, optimizer and seeded streams and uses one
-//! GEMM thread, so runs go in parallel and give the same numbers whatever the thread count.
+//! statistics over seeds, and the two kinds of run (a loss per iteration; accuracies every few
+//! iterations), both trained by [`crate::train::Trainer`]. Every run builds its own network,
+//! optimizer and seeded streams and uses one GEMM thread, so runs go in parallel and give the
+//! same numbers whatever the thread count.
 
 mod checks;
 mod stats;
 
 use crate::Preset;
 use crate::data::Dataset;
-use crate::nn::{Activation, Init, Mode, Network, NetworkConfig, NnError, argmax_rows};
-use crate::optim::{OptimError, Optimizer, OptimizerConfig, ResolvedOptimizer};
-use crate::rng::{self, Purpose};
-use crate::tensor::{DType, Matrix, Scalar, Threads};
-use crate::train::{BatchOrder, Batches, LossRecord};
+use crate::nn::{Activation, Init, Network, NetworkConfig, NnError};
+use crate::optim::{OptimError, OptimizerConfig, ResolvedOptimizer};
+use crate::tensor::{DType, Scalar, Threads};
+use crate::train::{
+    BatchOrder, EvalAt, IterRecord, LossRecord, OnDivergence, Progress as TrainProgress,
+    TrainConfig, TrainData, TrainError, Trainer,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -32,6 +35,8 @@ pub enum ExperimentError {
     Nn(#[from] NnError),
     #[error(transparent)]
     Optim(#[from] OptimError),
+    #[error(transparent)]
+    Train(TrainError),
     #[error(
         "{run}: the loss diverged (became {loss}) at iteration {iter}; lower the learning rate"
     )]
@@ -210,125 +215,72 @@ pub(crate) struct Schedule {
     pub order: BatchOrder,
 }
 
-/// A network, its optimizer and its batch stream: the inner loop of every experiment.
-struct Stepper<'a, T: Scalar> {
-    label: &'a str,
-    net: Network<T>,
-    optimizer: Optimizer<T>,
-    batches: Batches,
-    train: &'a Dataset,
-    idx: Vec<usize>,
-    labels: Vec<usize>,
-    xb: Matrix<T>,
-    iter: usize,
-    /// Keep training after a non-finite loss (the weights are then NaN and every prediction
-    /// is class 0, as NumPy's argmax gives): a diverged run is a result, not a failure.
-    tolerate_divergence: bool,
-    /// The first iteration whose loss was not finite.
-    diverged_at: Option<usize>,
-}
-
-impl<'a, T: Scalar> Stepper<'a, T> {
-    fn new(
-        spec: &'a RunSpec,
+impl RunSpec {
+    /// A trainer for this run under `seed`: the network (one GEMM thread), the optimizer and
+    /// the batch stream all seeded from it, training `iterations` updates.
+    fn trainer<T: Scalar>(
+        &self,
         seed: u64,
-        train: &'a Dataset,
+        train: &Dataset,
         schedule: Schedule,
-    ) -> Result<Self, ExperimentError> {
-        // Every run sets the same floating-point mode on whichever worker thread it lands on.
-        crate::tensor::flush_denormals();
-        Ok(Self {
-            label: &spec.label,
-            net: Network::build_with_threads(&spec.net, seed, Threads(1))?,
-            optimizer: spec.optimizer.build()?,
-            batches: Batches::new(
-                schedule.order,
-                train.len(),
-                schedule.batch_size,
-                rng::stream(seed, Purpose::Batches),
-            ),
-            train,
-            idx: Vec::with_capacity(schedule.batch_size),
-            labels: Vec::with_capacity(schedule.batch_size),
-            xb: Matrix::default(),
-            iter: 0,
-            tolerate_divergence: false,
-            diverged_at: None,
-        })
+        options: RunOptions,
+    ) -> Result<Trainer<T>, ExperimentError> {
+        let mut config = TrainConfig::new(Preset::Book);
+        config.iters = Some(options.iterations);
+        config.batch_size = schedule.batch_size;
+        config.order = schedule.order;
+        config.seed = seed;
+        config.loss_record = options.loss_record;
+        config.eval_at = options.eval_at;
+        config.eval_batch = EVAL_CHUNK;
+        config.on_divergence = options.on_divergence;
+        // The studies reproduce the chapter at full speed; the trainer scopes the mode to each
+        // of its calls, on whichever worker thread the run lands.
+        config.flush_denormals = true;
+        let net = Network::build_with_threads(&self.net, seed, Threads(1))?;
+        Trainer::new(net, self.optimizer.build()?, None, config, train.len())
+            .map_err(|e| self.error(e))
     }
 
-    fn check(&mut self, loss: f64) -> Result<f64, ExperimentError> {
-        if !loss.is_finite() && self.diverged_at.is_none() {
-            self.diverged_at = Some(self.iter);
-        }
-        if loss.is_finite() || self.tolerate_divergence {
-            Ok(loss)
-        } else {
-            Err(ExperimentError::Diverged {
-                run: self.label.to_string(),
+    /// A training error, a divergence naming this run.
+    fn error(&self, e: TrainError) -> ExperimentError {
+        match e {
+            TrainError::Diverged { loss, iter } => ExperimentError::Diverged {
+                run: self.label.clone(),
                 loss,
-                iter: self.iter,
-            })
+                iter,
+            },
+            TrainError::Nn(e) => ExperimentError::Nn(e),
+            TrainError::Optim(e) => ExperimentError::Optim(e),
+            e => ExperimentError::Train(e),
         }
     }
 
-    /// One update on the next batch; returns the loss `record` asks for. A non-finite loss is
-    /// an error unless `tolerate_divergence` (then training goes on, as the book's loops do).
-    fn step(&mut self, record: LossRecord) -> Result<f64, ExperimentError> {
-        self.batches.next_into(&mut self.idx);
-        self.train.gather(&self.idx, &mut self.xb);
-        self.labels.clear();
-        self.labels
-            .extend(self.idx.iter().map(|&i| self.train.labels[i]));
-        let loss = self.net.loss(&self.xb, &self.labels, Mode::Train)?.as_f64();
-        let loss = self.check(loss)?;
-        self.net.backward(&self.xb, &self.labels)?;
-        self.optimizer.step(&mut self.net)?;
-        let recorded = match record {
-            LossRecord::Forward => loss,
-            LossRecord::AfterUpdate => {
-                let after = self.net.loss(&self.xb, &self.labels, Mode::Eval)?.as_f64();
-                self.check(after)?
+    /// Trains to the end of the budget, reporting every iteration to `on_iter`.
+    fn train<T: Scalar>(
+        &self,
+        trainer: &mut Trainer<T>,
+        data: &TrainData<'_>,
+        mut on_iter: impl FnMut(&IterRecord),
+    ) -> Result<(), ExperimentError> {
+        loop {
+            let (_, progress) = trainer
+                .run_epoch(data, &mut on_iter)
+                .map_err(|e| self.error(e))?;
+            if progress != TrainProgress::Continue {
+                return Ok(());
             }
-        };
-        self.iter += 1;
-        Ok(recorded)
+        }
     }
 }
 
-/// Accuracy in evaluation mode, chunk by chunk through buffers kept between calls.
-struct Evaluator<T: Scalar> {
-    chunk: Matrix<T>,
-    pred: Vec<usize>,
-}
-
-impl<T: Scalar> Evaluator<T> {
-    fn new() -> Self {
-        Self {
-            chunk: Matrix::default(),
-            pred: Vec::with_capacity(EVAL_CHUNK),
-        }
-    }
-
-    fn accuracy(&mut self, net: &mut Network<T>, data: &Dataset) -> Result<f64, ExperimentError> {
-        let n = data.len();
-        let mut hits = 0usize;
-        let mut start = 0;
-        while start < n {
-            let end = (start + EVAL_CHUNK).min(n);
-            data.rows_into(start, end, &mut self.chunk);
-            let logits = net.forward(&self.chunk, Mode::Eval)?;
-            argmax_rows(logits, &mut self.pred);
-            hits += self
-                .pred
-                .iter()
-                .zip(&data.labels[start..end])
-                .filter(|(p, t)| p == t)
-                .count();
-            start = end;
-        }
-        Ok(hits as f64 / n.max(1) as f64)
-    }
+/// What the two kinds of study ask of the trainer beyond the batches.
+#[derive(Clone, Copy, Debug)]
+struct RunOptions {
+    iterations: usize,
+    loss_record: LossRecord,
+    eval_at: EvalAt,
+    on_divergence: OnDivergence,
 }
 
 /// Runs every (spec, seed) pair in parallel; results come back grouped by spec, in seed order.
@@ -370,16 +322,28 @@ pub(crate) fn loss_curves(
         record: LossRecord,
         tracker: &Tracker<'_>,
     ) -> Result<Vec<f64>, ExperimentError> {
-        let mut stepper = Stepper::<T>::new(spec, seed, train, schedule)?;
+        let options = RunOptions {
+            iterations,
+            loss_record: record,
+            eval_at: EvalAt::Never,
+            on_divergence: OnDivergence::Stop,
+        };
+        let mut trainer = spec.trainer::<T>(seed, train, schedule, options)?;
         let mut losses = Vec::with_capacity(iterations);
         const REPORT_EVERY: usize = 50;
-        for i in 0..iterations {
-            losses.push(stepper.step(record)?);
+        let data = TrainData {
+            train,
+            val: None,
+            test: None,
+        };
+        spec.train(&mut trainer, &data, |r| {
+            losses.push(r.loss);
+            let i = r.iter;
             if (i + 1) % REPORT_EVERY == 0 || i + 1 == iterations {
                 let units = (i % REPORT_EVERY + 1) as u64;
                 tracker.advance(units, &spec.label);
             }
-        }
+        })?;
         Ok(losses)
     }
     per_spec_and_seed(specs, seeds, |spec, seed| match dtype {
@@ -448,26 +412,35 @@ pub(crate) fn accuracy_curves(
         plan: EvalPlan,
         tracker: &Tracker<'_>,
     ) -> Result<AccuracyRun, ExperimentError> {
-        let mut stepper = Stepper::<T>::new(spec, seed, train, schedule)?;
-        stepper.tolerate_divergence = true;
-        let mut eval = Evaluator::<T>::new();
+        let options = RunOptions {
+            iterations: plan.iterations(),
+            // The recorded loss is not used here: skip the book's after-update forward pass.
+            loss_record: LossRecord::Forward,
+            eval_at: EvalAt::Every(plan.every),
+            // A diverged run is a result (chance accuracy), as in the book's loops.
+            on_divergence: OnDivergence::Record,
+        };
+        let mut trainer = spec.trainer::<T>(seed, train, schedule, options)?;
         let mut out = AccuracyRun {
             train: Vec::with_capacity(plan.evaluations),
             test: test.map(|_| Vec::with_capacity(plan.evaluations)),
             diverged_at: None,
         };
-        for i in 0..plan.iterations() {
-            // The recorded loss is not used here: skip the book's after-update forward pass.
-            stepper.step(LossRecord::Forward)?;
-            if i % plan.every == 0 {
-                out.train.push(eval.accuracy(&mut stepper.net, train)?);
-                if let (Some(t), Some(curve)) = (test, out.test.as_mut()) {
-                    curve.push(eval.accuracy(&mut stepper.net, t)?);
+        let data = TrainData {
+            train,
+            val: None,
+            test,
+        };
+        spec.train(&mut trainer, &data, |r| {
+            if let Some(eval) = r.eval {
+                out.train.push(eval.train.accuracy);
+                if let (Some(t), Some(curve)) = (eval.test, out.test.as_mut()) {
+                    curve.push(t.accuracy);
                 }
                 tracker.advance(plan.every as u64, &spec.label);
             }
-        }
-        out.diverged_at = stepper.diverged_at;
+        })?;
+        out.diverged_at = trainer.diverged_at();
         Ok(out)
     }
     per_spec_and_seed(specs, seeds, |spec, seed| match dtype {
