@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// let config = OptimizerConfig {
 ///     lr: Some(0.1),
+///     momentum: Some(0.9),
 ///     nesterov: Some(true),
 ///     ..OptimizerConfig::new(OptimizerName::Sgd, Preset::Torch)
 /// };

@@ -151,12 +151,17 @@ impl RunConfig {
         origin: &str,
         text: Option<&str>,
     ) -> Result<RunConfig, RunError> {
-        let config: RunConfig =
-            toml::Value::Table(table.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| {
-                    RunError::Config(format!("{origin}: {}", e.message().trim()))
-                })?;
+        let config: RunConfig = match text {
+            // From the text, so a value of the wrong type is reported with its line.
+            Some(text) => toml::from_str(text).map_err(|e| toml_error(text, origin, &e))?,
+            None => {
+                toml::Value::Table(table.clone())
+                    .try_into()
+                    .map_err(|e: toml::de::Error| {
+                        RunError::Config(format!("{origin}: {}", e.message().trim()))
+                    })?
+            }
+        };
         // Flattened structs cannot deny unknown fields in serde: a key that did not survive the
         // round trip was not read by any setting.
         let known = config.table()?;
