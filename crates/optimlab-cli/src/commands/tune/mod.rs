@@ -9,7 +9,7 @@ pub mod report;
 use anyhow::{Context, Result, anyhow, bail};
 use objective::{Final, Metric, Objective, ObjectiveSpec};
 use optimlab::tune::study::{self, Study, TrialOutcome, WorkerOptions};
-use optimlab::tune::{FrozenTrial, Space, Storage, TrialState};
+use optimlab::tune::{FrozenTrial, Space, Storage, StudySettings, TrialState};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -189,19 +189,18 @@ pub fn study_settings(
     budget: u64,
     epochs: u64,
     spec: &ObjectiveSpec,
-) -> Result<Value> {
-    let mut v = json!({
-        "sampler": sampler,
-        "pruner": pruner,
-        "seed": seed,
-        "budget": budget,
-        "max_resource": epochs,
-    });
-    let Value::Object(obj) = serde_json::to_value(spec)? else {
+) -> Result<StudySettings> {
+    let Value::Object(extra) = serde_json::to_value(spec)? else {
         unreachable!("a struct serialises to an object")
     };
-    v.as_object_mut().expect("an object").extend(obj);
-    Ok(v)
+    Ok(StudySettings {
+        sampler: Some(sampler.into()),
+        pruner: Some(pruner.into()),
+        seed: Some(seed),
+        budget: Some(budget),
+        max_resource: Some(epochs),
+        extra,
+    })
 }
 
 fn run_study(a: RunArgs) -> Result<()> {
@@ -259,7 +258,7 @@ fn worker(a: WorkerArgs) -> Result<()> {
 pub fn stored_spec(study: &Study) -> Result<ObjectiveSpec> {
     let mut obj = serde_json::Map::new();
     for key in ["train", "metric", "final"] {
-        let v = study.settings.get(key).cloned().ok_or_else(|| {
+        let v = study.settings.extra.get(key).cloned().ok_or_else(|| {
             anyhow!(
                 "study '{}' has no '{key}' setting: it was not created by `optimlab tune run`",
                 study.name()
