@@ -9,7 +9,7 @@ pub mod report;
 use anyhow::{Context, Result, anyhow, bail};
 use objective::{Final, Metric, Objective, ObjectiveSpec};
 use optimlab::tune::study::{self, Study, TrialOutcome, WorkerOptions};
-use optimlab::tune::{FrozenTrial, Space, Storage, StudySettings, TrialState};
+use optimlab::tune::{FrozenTrial, Space, Storage, StudySettings, TrialState, TuneError};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -507,35 +507,19 @@ fn retrain_with<T: optimlab::tensor::Scalar>(
 fn copy(a: CopyArgs) -> Result<()> {
     let from = open_storage(&a.from)?;
     let to = open_storage(&a.to)?;
-    let info = from
-        .find_study(&a.study)
-        .map_err(|e| anyhow!("--from {}: {e}", a.from))?
-        .ok_or_else(|| anyhow!("--from {}: no study named '{}'", a.from, a.study))?;
-    if to
-        .find_study(&a.study)
-        .map_err(|e| anyhow!("--to {}: {e}", a.to))?
-        .is_some()
-    {
-        bail!(
-            "--to {}: a study named '{}' exists there already; nothing was copied",
-            a.to,
-            a.study
-        );
-    }
-    let trials = from.trials(info.id)?;
-    let created = to.create_study(&info.name, info.direction, &info.system_attrs)?;
-    for (k, v) in &info.user_attrs {
-        to.set_study_user_attr(created.id, k, v)?;
-    }
-    for t in &trials {
-        to.import_trial(created.id, t)?;
-    }
+    let copied =
+        optimlab::tune::storage::copy_study(&*from, &*to, &a.study).map_err(|e| match e {
+            TuneError::NoStudy(_) => anyhow!("--from {}: no study named '{}'", a.from, a.study),
+            TuneError::StudyExists(_) => anyhow!(
+                "--to {}: a study named '{}' exists there already; nothing was copied",
+                a.to,
+                a.study
+            ),
+            e => e.into(),
+        })?;
     eprintln!(
         "copied study '{}' ({} trials) from {} to {}",
-        info.name,
-        trials.len(),
-        a.from,
-        a.to
+        copied.study, copied.trials, a.from, a.to
     );
     Ok(())
 }
