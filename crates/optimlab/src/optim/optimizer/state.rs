@@ -8,7 +8,7 @@ use crate::tensor::Scalar;
 use std::collections::BTreeMap;
 
 /// The state an update rule keeps for one parameter: buffers as long as the parameter
-/// (named by [`UpdateRule::buffer_names`]) and scalars (named by [`UpdateRule::scalar_names`]).
+/// (named by [`UpdateRule::buffer_names`](crate::optim::UpdateRule::buffer_names)) and scalars (named by [`UpdateRule::scalar_names`](crate::optim::UpdateRule::scalar_names)).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ParamState<T> {
     pub step: u64,

@@ -29,8 +29,8 @@
 //! Python's `json` writes `NaN`, `Infinity` and `-Infinity` literals; they are read, and
 //! written the same way for non-finite values.
 //!
-//! The parts: [`replay`] reads and writes the log's lines and applies them to the model,
-//! [`file`] reads the file incrementally and appends under the lock, [`lock`] is Optuna's
+//! The parts: `replay` reads and writes the log's lines and applies them to the model,
+//! `file` reads the file incrementally and appends under the lock, `lock` is Optuna's
 //! symlink lock.
 
 mod file;
