@@ -68,14 +68,14 @@ impl Study {
         }
         // Build the sampler and pruner first: a bad name is refused before anything is stored.
         let (sampler_box, pruner_box) = build_strategies(settings)?;
-        let typed = settings;
-        let settings = &settings.to_map();
+        // Compared and stored key by key, as the storage keeps them.
+        let given = settings.to_map();
         let space_json = space.to_json();
         match storage.find_study(name)? {
             None => {
                 let mut system = BTreeMap::new();
                 system.insert(attrs::SPACE.to_string(), space_json);
-                for (k, v) in settings {
+                for (k, v) in &given {
                     system.insert(format!("{SETTING_PREFIX}{k}"), v.clone());
                 }
                 let info = storage.create_study(name, direction, &system)?;
@@ -83,7 +83,7 @@ impl Study {
                     storage,
                     info,
                     space: space.clone(),
-                    settings: typed.clone(),
+                    settings: settings.clone(),
                     sampler: sampler_box,
                     pruner: pruner_box,
                 })
@@ -103,12 +103,12 @@ impl Study {
                 }
                 let stored = stored_settings(&info);
                 let keys: std::collections::BTreeSet<&String> =
-                    stored.keys().chain(settings.keys()).collect();
+                    stored.keys().chain(given.keys()).collect();
                 for key in keys {
                     if MUTABLE_SETTINGS.contains(&key.as_str()) {
                         continue;
                     }
-                    let (a, b) = (stored.get(key), settings.get(key));
+                    let (a, b) = (stored.get(key), given.get(key));
                     if a != b {
                         differences.push(format!(
                             "{key} (stored {}, given {})",
@@ -124,7 +124,7 @@ impl Study {
                     )));
                 }
                 for key in MUTABLE_SETTINGS {
-                    if let Some(v) = settings.get(*key)
+                    if let Some(v) = given.get(*key)
                         && stored.get(*key) != Some(v)
                     {
                         storage.set_study_system_attr(
@@ -136,7 +136,7 @@ impl Study {
                 }
                 let mut merged = stored;
                 for key in MUTABLE_SETTINGS {
-                    if let Some(v) = settings.get(*key) {
+                    if let Some(v) = given.get(*key) {
                         merged.insert(key.to_string(), v.clone());
                     }
                 }
