@@ -19,6 +19,9 @@ pub enum TuneError {
     /// No study of that name.
     #[error("no study named '{0}' in this storage")]
     NoStudy(String),
+    /// A study of that name exists where a new one was to be made (a copy never merges).
+    #[error("a study named '{0}' exists there already; nothing was copied")]
+    StudyExists(String),
     /// A worker reported on a trial it no longer holds (its lease expired and the trial was
     /// failed and re-queued): the report is rejected so no trial completes twice.
     #[error("lease lost on trial {number}: the trial was taken over after its lease expired")]

@@ -8,7 +8,7 @@ pub mod report;
 use anyhow::{Context, Result, anyhow, bail};
 use optimlab::tune::objective::{self, Final, Metric, Objective, ObjectiveSpec};
 use optimlab::tune::study::{self, Study, TrialOutcome, WorkerOptions};
-use optimlab::tune::{FrozenTrial, Space, Storage, TrialState};
+use optimlab::tune::{FrozenTrial, Space, Storage, StudySettings, TrialState, TuneError};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -188,19 +188,18 @@ pub fn study_settings(
     budget: u64,
     epochs: u64,
     spec: &ObjectiveSpec,
-) -> Result<Value> {
-    let mut v = json!({
-        "sampler": sampler,
-        "pruner": pruner,
-        "seed": seed,
-        "budget": budget,
-        "max_resource": epochs,
-    });
-    let Value::Object(obj) = serde_json::to_value(spec)? else {
+) -> Result<StudySettings> {
+    let Value::Object(extra) = serde_json::to_value(spec)? else {
         unreachable!("a struct serialises to an object")
     };
-    v.as_object_mut().expect("an object").extend(obj);
-    Ok(v)
+    Ok(StudySettings {
+        sampler: Some(sampler.into()),
+        pruner: Some(pruner.into()),
+        seed: Some(seed),
+        budget: Some(budget),
+        max_resource: Some(epochs),
+        extra,
+    })
 }
 
 fn run_study(a: RunArgs) -> Result<()> {
@@ -260,7 +259,7 @@ fn worker(a: WorkerArgs) -> Result<()> {
 pub fn stored_spec(study: &Study) -> Result<ObjectiveSpec> {
     let mut obj = serde_json::Map::new();
     for key in ["train", "metric", "final"] {
-        let v = study.settings.get(key).cloned().ok_or_else(|| {
+        let v = study.settings.extra.get(key).cloned().ok_or_else(|| {
             anyhow!(
                 "study '{}' has no '{key}' setting: it was not created by `optimlab tune run`",
                 study.name()
@@ -459,35 +458,19 @@ fn best(a: BestArgs) -> Result<()> {
 fn copy(a: CopyArgs) -> Result<()> {
     let from = open_storage(&a.from)?;
     let to = open_storage(&a.to)?;
-    let info = from
-        .find_study(&a.study)
-        .map_err(|e| anyhow!("--from {}: {e}", a.from))?
-        .ok_or_else(|| anyhow!("--from {}: no study named '{}'", a.from, a.study))?;
-    if to
-        .find_study(&a.study)
-        .map_err(|e| anyhow!("--to {}: {e}", a.to))?
-        .is_some()
-    {
-        bail!(
-            "--to {}: a study named '{}' exists there already; nothing was copied",
-            a.to,
-            a.study
-        );
-    }
-    let trials = from.trials(info.id)?;
-    let created = to.create_study(&info.name, info.direction, &info.system_attrs)?;
-    for (k, v) in &info.user_attrs {
-        to.set_study_user_attr(created.id, k, v)?;
-    }
-    for t in &trials {
-        to.import_trial(created.id, t)?;
-    }
+    let copied =
+        optimlab::tune::storage::copy_study(&*from, &*to, &a.study).map_err(|e| match e {
+            TuneError::NoStudy(_) => anyhow!("--from {}: no study named '{}'", a.from, a.study),
+            TuneError::StudyExists(_) => anyhow!(
+                "--to {}: a study named '{}' exists there already; nothing was copied",
+                a.to,
+                a.study
+            ),
+            e => e.into(),
+        })?;
     eprintln!(
         "copied study '{}' ({} trials) from {} to {}",
-        info.name,
-        trials.len(),
-        a.from,
-        a.to
+        copied.study, copied.trials, a.from, a.to
     );
     Ok(())
 }

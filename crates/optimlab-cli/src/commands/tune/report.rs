@@ -78,6 +78,7 @@ pub fn write(
     let ranked = ranked(study, &trials);
     let metric = study
         .settings
+        .extra
         .get("metric")
         .and_then(Value::as_str)
         .unwrap_or("value")
@@ -145,6 +146,7 @@ pub fn write(
         key_numbers,
         settings: study
             .settings
+            .to_map()
             .iter()
             .map(|(k, v)| (k.clone(), v.to_string()))
             .collect(),

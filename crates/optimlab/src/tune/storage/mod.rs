@@ -26,6 +26,7 @@
 //! leaves them alone. Datetimes are written as Optuna 4/5 writes them into a journal, UTC with
 //! the zone: `2024-05-01T10:00:00.123456+00:00`.
 
+mod copy;
 pub mod journal;
 pub mod memory;
 mod model;
@@ -33,6 +34,8 @@ mod model;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+
+pub use copy::{CopyReport, copy_study};
 
 use super::distribution::Distribution;
 use super::error::{Result, TuneError};

@@ -1,0 +1,101 @@
+//! The journal file: incremental reads from the last offset and fsynced appends, every
+//! decision taken under the lock after reading to the end.
+
+use super::JournalStorage;
+use super::lock::FileLock;
+use super::replay::{Replay, apply, parse_line, to_line};
+use crate::tune::error::{Result, TuneError};
+use crate::tune::storage::model::Model;
+use serde_json::Value;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::MutexGuard;
+
+impl JournalStorage {
+    pub(super) fn io(&self, what: &str, e: std::io::Error) -> TuneError {
+        TuneError::Storage(format!("journal '{}': {what}: {e}", self.path.display()))
+    }
+
+    /// The replayed model, read up to the end of the file.
+    pub(super) fn caught_up(&self) -> Result<MutexGuard<'_, Replay>> {
+        let mut r = self.replay.lock().unwrap_or_else(|e| e.into_inner());
+        self.catch_up(&mut r)?;
+        Ok(r)
+    }
+
+    /// Applies the complete lines appended since the last read.
+    pub(super) fn catch_up(&self, r: &mut Replay) -> Result<()> {
+        let mut f = File::open(&self.path).map_err(|e| self.io("cannot read", e))?;
+        f.seek(SeekFrom::Start(r.offset))
+            .map_err(|e| self.io("cannot read", e))?;
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf)
+            .map_err(|e| self.io("cannot read", e))?;
+        let mut start = 0;
+        while let Some(len) = buf[start..].iter().position(|&b| b == b'\n') {
+            let line = &buf[start..start + len];
+            let number = r.lines + 1;
+            match parse_line(line) {
+                Ok(Some(v)) => apply(&mut r.model, &v).map_err(|m| self.corrupt(number, &m))?,
+                Ok(None) => {} // a torn line from a crashed writer
+                Err(m) => return Err(self.corrupt(number, &m)),
+            }
+            r.lines = number;
+            start += len + 1;
+            r.offset += (len + 1) as u64;
+        }
+        Ok(())
+    }
+
+    pub(super) fn corrupt(&self, line: u64, m: &str) -> TuneError {
+        TuneError::Corrupt(format!(
+            "journal '{}' line {line}: {m}",
+            self.path.display()
+        ))
+    }
+
+    /// Under the file lock and up to date: `decide` returns the operations to append (as one
+    /// write) and a note; after they are replayed, `then` reads the answer from the model.
+    pub(super) fn locked<X, T>(
+        &self,
+        decide: impl FnOnce(&Model) -> Result<(Vec<Value>, X)>,
+        then: impl FnOnce(&Model, X) -> Result<T>,
+    ) -> Result<T> {
+        let mut r = self.replay.lock().unwrap_or_else(|e| e.into_inner());
+        let _lock = FileLock::acquire(&self.path, &self.lock_path)?;
+        self.catch_up(&mut r)?;
+        let (ops, note) = decide(&r.model)?;
+        if !ops.is_empty() {
+            self.append(&ops)?;
+            self.catch_up(&mut r)?;
+        }
+        then(&r.model, note)
+    }
+
+    /// Appends whole lines (starting a fresh line after a torn one) and fsyncs.
+    pub(super) fn append(&self, ops: &[Value]) -> Result<()> {
+        let mut f = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| self.io("cannot append", e))?;
+        let len = f.metadata().map_err(|e| self.io("cannot append", e))?.len();
+        let mut text = String::new();
+        if len > 0 {
+            let mut last = [0u8];
+            f.seek(SeekFrom::Start(len - 1))
+                .and_then(|_| f.read_exact(&mut last))
+                .map_err(|e| self.io("cannot append", e))?;
+            if last[0] != b'\n' {
+                text.push('\n');
+            }
+        }
+        for v in ops {
+            text.push_str(&to_line(v));
+            text.push('\n');
+        }
+        f.write_all(text.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| self.io("cannot append", e))
+    }
+}
