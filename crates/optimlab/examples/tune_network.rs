@@ -4,10 +4,10 @@
 //!
 //! `cargo run --release -p optimlab --example tune_network`
 
-use optimlab::tune::Space;
 use optimlab::tune::objective::{Final, Metric, Objective, ObjectiveSpec};
 use optimlab::tune::storage::memory::MemoryStorage;
 use optimlab::tune::study::{self, Study, WorkerOptions};
+use optimlab::tune::{Space, StudySettings};
 use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,9 +31,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let objective = Objective::new(spec, &space)?;
     // The sampler, pruner, seed and budget are stored with the study, so any worker can join.
-    let settings = serde_json::json!({
-        "sampler": "tpe", "pruner": "median", "seed": 1, "budget": 16, "max_resource": 4,
-    });
+    let settings = StudySettings {
+        sampler: Some("tpe".into()),
+        pruner: Some("median".into()),
+        seed: Some(1),
+        budget: Some(16),
+        max_resource: Some(4),
+        ..StudySettings::default()
+    };
     let storage: Arc<dyn optimlab::tune::Storage> = Arc::new(MemoryStorage::new());
     let study = Study::create_or_open(
         storage,
