@@ -5,13 +5,66 @@
 
 use optimlab::tune::distribution::{Distribution, ParamValue};
 use optimlab::tune::sampler::parzen::ParzenParams;
-use optimlab::tune::sampler::tpe::{estimator, split_trials};
+use optimlab::tune::sampler::tpe::{estimator, search_space_groups, split_trials};
 use optimlab::tune::space::{ParamSpec, Space};
 use optimlab::tune::trial::{Direction, FrozenTrial, TrialState};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The partition of Optuna's `_SearchSpaceGroup` for the same parameter sets, trial by trial:
+/// [['lr', 'opt'], ['mom'], ['beta']]; a single-valued parameter is left out of the groups.
+#[test]
+fn group_decomposition_partitions_parameters_as_optuna() {
+    let float = |low: f64, high: f64| Distribution::Float {
+        low,
+        high,
+        step: None,
+        log: false,
+    };
+    let mut space = Space::default();
+    for (name, dist) in [
+        ("lr", float(0.0, 1.0)),
+        ("opt", float(0.0, 2.0)),
+        ("mom", float(0.0, 1.0)),
+        ("beta", float(0.0, 1.0)),
+        ("fixed", float(1.0, 1.0)),
+    ] {
+        space.params.push(ParamSpec::new(name, dist));
+    }
+    let sets: [&[&str]; 4] = [
+        &["lr", "opt", "mom", "fixed"],
+        &["lr", "opt", "fixed"],
+        &["lr", "opt", "beta", "mom", "fixed"],
+        &["lr", "opt", "beta", "fixed"],
+    ];
+    let trials: Vec<FrozenTrial> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, names)| FrozenTrial {
+            id: i as u64,
+            number: i as u64,
+            state: TrialState::Complete,
+            value: Some(i as f64),
+            params: names
+                .iter()
+                .map(|n| (n.to_string(), (space.get(n).unwrap().dist.clone(), 1.0)))
+                .collect(),
+            intermediate: BTreeMap::new(),
+            user_attrs: BTreeMap::new(),
+            system_attrs: BTreeMap::new(),
+            datetime_start: None,
+            datetime_complete: None,
+        })
+        .collect();
+    let refs: Vec<&FrozenTrial> = trials.iter().collect();
+    let groups: Vec<Vec<&str>> = search_space_groups(&refs, &space)
+        .iter()
+        .map(|g| g.iter().map(|s| s.name.as_str()).collect())
+        .collect();
+    assert_eq!(groups, vec![vec!["lr", "opt"], vec!["mom"], vec!["beta"]]);
+}
 
 // The test functions and a sequential study with the default `tpe`.
 #[allow(dead_code)]
