@@ -94,6 +94,41 @@ fn mixed_space() -> Space {
     s
 }
 
+/// opt ∈ {sgd, momentum, adam}, lr log-scale; `mom` only with momentum, `beta` only with adam.
+fn conditional(p: &Params) -> f64 {
+    let base = (p["lr"].log10() + 3.0).powi(2);
+    match p["opt"] as usize {
+        1 => base + 0.3 + 10.0 * (p["mom"] - 0.9).powi(2),
+        2 => base + 20.0 * (p["beta"] - 0.95).powi(2),
+        _ => base + 0.6,
+    }
+}
+
+fn conditional_space() -> Space {
+    let float = |low: f64, high: f64, log: bool| Distribution::Float {
+        low,
+        high,
+        step: None,
+        log,
+    };
+    let choices = ["sgd", "momentum", "adam"]
+        .iter()
+        .map(|c| ParamValue::Str(c.to_string()))
+        .collect();
+    let when = |choice: &str| vec![("opt".to_string(), vec![ParamValue::Str(choice.into())])];
+    let mut s = Space::default();
+    s.params
+        .push(ParamSpec::new("opt", Distribution::Categorical { choices }));
+    s.params.push(ParamSpec::new("lr", float(1e-5, 1e-1, true)));
+    let mut mom = ParamSpec::new("mom", float(0.5, 0.99, false));
+    mom.when = when("momentum");
+    s.params.push(mom);
+    let mut beta = ParamSpec::new("beta", float(0.8, 0.999, false));
+    beta.when = when("adam");
+    s.params.push(beta);
+    s
+}
+
 pub type Objective = fn(&Params) -> f64;
 
 pub fn functions() -> Vec<(&'static str, Space, Objective)> {
@@ -102,6 +137,7 @@ pub fn functions() -> Vec<(&'static str, Space, Objective)> {
         ("rosenbrock4", floats(4, -2.0, 2.0), rosenbrock4),
         ("styblinski_tang5", floats(5, -5.0, 5.0), styblinski_tang5),
         ("mixed", mixed_space(), mixed),
+        ("conditional", conditional_space(), conditional),
     ]
 }
 
