@@ -5,7 +5,8 @@ Rosenbrock-4D, Styblinski–Tang-5D, a mixed categorical/int/log-float function 
 conditional parameters (Optuna with group=True there, which is what `tpe` means).
 
     cargo build --release -p optimlab --example tpe_quality
-    scripts/bench_tpe_quality.py [--seeds 20] [--trials 1000] [--jobs 1] [--out DIR]
+    scripts/bench_tpe_quality.py [--seeds 20] [--trials 1000] [--jobs 1] [--functions F ...]
+                                 [--out DIR]
 
 optimlab runs through `target/release/examples/tpe_quality` (or $TPE_QUALITY), Optuna through
 `crates/optimlab/tests/fixtures/tpe/optuna_tpe.py quality`, one process per function with
@@ -37,6 +38,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--trials", type=int, default=1000)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--functions", nargs="+", default=FUNCTIONS, choices=FUNCTIONS)
     ap.add_argument("--out")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -44,17 +46,17 @@ def main():
     if not os.path.exists(ours_bin):
         sys.exit(f"{ours_bin} missing: cargo build --release -p optimlab --example tpe_quality")
     n = [str(a.seeds), str(a.trials)]
-    ours, ours_s = run([ours_bin, *n])
+    ours, ours_s = run([ours_bin, *n, *a.functions])
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
         parts = list(pool.map(lambda f: run([sys.executable, OPTUNA, "quality", *n, f]),
-                              FUNCTIONS))
+                              a.functions))
     theirs = {k: v for part, _ in parts for k, v in part.items()}
     theirs_s = sum(s for _, s in parts)
     print(f"{a.seeds} seeds x {a.trials} trials, median regret (best - minimum); "
           f"optimlab {ours_s:.0f} s, Optuna {theirs_s:.0f} s (CPU-serial sum)\n")
     print("| function | optimlab `tpe` | Optuna 5 `TPESampler` | ratio |")
     print("|---|---|---|---|")
-    for f in FUNCTIONS:
+    for f in a.functions:
         mo, mt = statistics.median(ours[f]), statistics.median(theirs[f])
         print(f"| {f} | {mo:.4g} | {mt:.4g} | {mo / mt:.2f} |")
     if a.out:
