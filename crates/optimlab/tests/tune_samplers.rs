@@ -489,20 +489,34 @@ fn tpe_handles_conditional_log_int_and_categorical_spaces() {
 #[test]
 fn constant_liar_moves_the_next_proposal_away_from_running_trials() {
     // Good values found near (1, 1): without the liar TPE proposes close to it; with 4 trials
-    // running at exactly (1, 1), it looks elsewhere.
+    // running at exactly (1, 1), it looks elsewhere. 100 random trials first, so that the
+    // kernels are narrow enough (Optuna's magic clip: σ ≥ range / (n + 2)) for the liar to
+    // show; Optuna 5 on the same set-up: median distance 0.67 with the liar, 0.20 without,
+    // none of 20 within 0.5 with it, 20 of 20 without.
     let space = box_space(2, -5.0, 5.0);
     let f = |p: &Params| (p["x0"] - 1.0).powi(2) + (p["x1"] - 1.0).powi(2);
-    let mut trials = study(sampler::parse("random", 0).unwrap().as_ref(), &space, 30, f);
+    let mut trials = study(
+        sampler::parse("random", 0).unwrap().as_ref(),
+        &space,
+        100,
+        f,
+    );
     let mut at = Params::new();
     at.insert("x0".into(), 1.0);
     at.insert("x1".into(), 1.0);
     for i in 0..3 {
         let mut p = at.clone();
         p.insert("x0".into(), 1.0 + 0.05 * i as f64);
-        trials.push(trial(30 + i, &space, &p, TrialState::Complete, Some(f(&p))));
+        trials.push(trial(
+            100 + i,
+            &space,
+            &p,
+            TrialState::Complete,
+            Some(f(&p)),
+        ));
     }
     for i in 0..4 {
-        trials.push(trial(33 + i, &space, &at, TrialState::Running, None));
+        trials.push(trial(103 + i, &space, &at, TrialState::Running, None));
     }
     let dist = |p: &Params| ((p["x0"] - 1.0).powi(2) + (p["x1"] - 1.0).powi(2)).sqrt();
     let mut with_liar = Vec::new();
@@ -510,17 +524,23 @@ fn constant_liar_moves_the_next_proposal_away_from_running_trials() {
     for seed in 0..20 {
         let liar = TpeSampler::new(TpeConfig::parse(None, seed).unwrap());
         let honest = TpeSampler::new(TpeConfig::parse(Some("liar=false"), seed).unwrap());
-        with_liar.push(dist(&propose(&liar, &space, &trials, 37, &Params::new())));
-        without.push(dist(&propose(&honest, &space, &trials, 37, &Params::new())));
+        with_liar.push(dist(&propose(&liar, &space, &trials, 107, &Params::new())));
+        without.push(dist(&propose(
+            &honest,
+            &space,
+            &trials,
+            107,
+            &Params::new(),
+        )));
     }
     let (ml, mw) = (median(with_liar.clone()), median(without.clone()));
     eprintln!("distance from the running point: liar {ml:.3}, no liar {mw:.3}");
     assert!(with_liar.iter().all(|d| *d > 0.1), "{with_liar:?}");
     assert!(ml > 1.4 * mw, "liar {with_liar:?} vs none {without:?}");
-    let close = |v: &[f64]| v.iter().filter(|d| **d < 1.0).count();
+    let close = |v: &[f64]| v.iter().filter(|d| **d < 0.5).count();
     assert!(
         close(&with_liar) * 2 <= close(&without),
-        "within 1.0: liar {} of 20, none {} of 20",
+        "within 0.5: liar {} of 20, none {} of 20",
         close(&with_liar),
         close(&without)
     );

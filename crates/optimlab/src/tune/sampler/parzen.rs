@@ -1,100 +1,142 @@
-//! Parzen estimators, as Optuna's TPE builds them: a weighted mixture with one component per
-//! observed trial plus a prior component spanning the whole range. Numeric dimensions are
-//! truncated normals (discretised on steps: the mass of the step's cell), categorical ones are
-//! per-component distributions over the choices. Dimensions multiply within a component, so a
-//! mixture over several dimensions is a joint (multivariate) density.
+//! Parzen estimators, as Optuna 5.0's TPE builds them (`samplers/_tpe/parzen_estimator.py`): a
+//! mixture with one component per observed trial plus a prior component; each component is a
+//! product over the dimensions, so a mixture over several parameters is a joint density.
+//!
+//! With n observations, weights wᵢ = [`default_weights`]\(n) and the prior's weight w₀
+//! (`prior_weight`, 1.0), the mixture weights are (w₁, …, wₙ, w₀) / (Σwᵢ + w₀); with no
+//! observation the prior alone has weight 1.
+//!
+//! **Numeric dimensions** (in log space for log scales) live on [L, H] = [low, high], widened
+//! to [low − step/2, high + step/2] for stepped floats and all ints (an int has step 1 unless
+//! given), then logged for log scales. Component i is N(μᵢ, σᵢ²) truncated to [L, H] with μᵢ
+//! the observation. The bandwidths, the same whether the estimator is joint or not (Optuna 5
+//! dropped the old multivariate Scott-rule bandwidth): with the observations sorted,
+//! μ₍₁₎ ≤ … ≤ μ₍ₙ₎, and μ₍₀₎ = L, μ₍ₙ₊₁₎ = H,
+//!
+//! - σ₍ⱼ₎ = max(μ₍ⱼ₎ − μ₍ⱼ₋₁₎, μ₍ⱼ₊₁₎ − μ₍ⱼ₎), the farther neighbour;
+//! - `consider_endpoints` off (Optuna's default) and n ≥ 2: the outermost use their inner
+//!   neighbour only, σ₍₁₎ = μ₍₂₎ − μ₍₁₎ and σ₍ₙ₎ = μ₍ₙ₎ − μ₍ₙ₋₁₎;
+//! - the "magic clip": σ clipped to [(H − L) / min(100, n + 2), H − L] (n + 1 kernels, + 1);
+//! - the prior: μ₀ = (L + H)/2, σ₀ = H − L.
+//!
+//! Tied observations are ordered by their position (a stable sort; NumPy's argsort breaks ties
+//! in an unspecified order).
+//!
+//! A continuous value's log density is the truncated normal's. A stepped value x owns the cell
+//! [x − step/2, x + step/2] (its log for log scales): its probability is the cell's mass over
+//! [L, H]'s. Draws are made on [L, H] (by the truncated normal's quantile function), mapped back
+//! from log space, then rounded to low + k·step and clipped to [low, high].
+//!
+//! **Categorical dimensions**: with k choices and n + 1 kernels, observation i's kernel gives
+//! each choice w₀/(n + 1), plus 1 to the observed choice, normalised; the prior kernel is
+//! uniform (an Aitchison–Aitken-like kernel smoothed by the prior).
+
+pub mod truncnorm;
 
 use crate::rng::Rng;
+use crate::tune::distribution::Distribution;
 use rand::RngExt;
-use rand_distr::StandardNormal;
 
-/// One dimension of the search, in the space the estimator works in (log scales already
-/// taken as logs).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum DimKind {
-    /// Values in [low, high]; with `step`, on low + k·step (each value owns the cell
-    /// ±step/2).
-    Numeric {
-        low: f64,
-        high: f64,
-        step: Option<f64>,
-    },
-    /// Indices 0..n.
-    Categorical { n: usize },
-}
-
-/// How the estimator is built (Optuna's `_ParzenEstimatorParameters`).
+/// How the estimator is built (Optuna's `_ParzenEstimatorParameters` at its 5.0 defaults:
+/// magic clip on, `consider_endpoints` off, [`default_weights`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ParzenParams {
     /// Weight of the prior component (Optuna: 1.0).
     pub prior_weight: f64,
-    /// Joint estimator: one bandwidth per dimension from Scott's-rule-like scaling; else each
-    /// kernel's bandwidth is the distance to its farther neighbour.
-    pub multivariate: bool,
+}
+
+impl Default for ParzenParams {
+    fn default() -> Self {
+        Self { prior_weight: 1.0 }
+    }
 }
 
 enum Dim {
     Numeric {
+        /// The distribution's bounds (internal values, not logged).
         low: f64,
         high: f64,
-        step: Option<f64>,
+        /// 0 when continuous.
+        step: f64,
+        log: bool,
+        /// [L, H]: widened by step/2 and logged as the module doc says.
+        adapted_low: f64,
+        adapted_high: f64,
         mus: Vec<f64>,
         sigmas: Vec<f64>,
+        /// ln(Φ((H − μ)/σ) − Φ((L − μ)/σ)) per component.
+        log_mass: Vec<f64>,
     },
     Categorical {
-        /// Per component, log-probabilities of each choice.
-        log_probs: Vec<Vec<f64>>,
+        /// Per component, the probability of each choice.
         probs: Vec<Vec<f64>>,
     },
 }
 
+/// A mixture of products of truncated normals and categorical distributions over internal
+/// parameter values.
 pub struct Parzen {
     weights: Vec<f64>,
     log_weights: Vec<f64>,
     dims: Vec<Dim>,
 }
 
-/// Optuna's `default_weights`: equal weights for the 25 newest observations, a linear ramp
-/// from 1/n up to 1 for older ones (observations in trial-number order, oldest first).
+/// Optuna's `default_weights`: n equal weights below 25 observations; from 25 on, the 25 newest
+/// weigh 1 and the n − 25 older ones ramp linearly from 1/n up to 1 (NumPy's
+/// `linspace(1/n, 1, n − 25)`), observations in trial-number order, oldest first.
 pub fn default_weights(n: usize) -> Vec<f64> {
     if n < 25 {
         return vec![1.0; n];
     }
     let m = n - 25;
     let lo = 1.0 / n as f64;
-    let mut w: Vec<f64> = (0..m)
-        .map(|i| {
-            if m == 1 {
-                lo
-            } else {
-                lo + (1.0 - lo) * i as f64 / (m - 1) as f64
-            }
-        })
-        .collect();
+    let step = if m > 1 {
+        (1.0 - lo) / (m - 1) as f64
+    } else {
+        0.0
+    };
+    let mut w: Vec<f64> = (0..m).map(|i| i as f64 * step + lo).collect();
+    if m > 1 {
+        w[m - 1] = 1.0;
+    }
     w.extend(std::iter::repeat_n(1.0, 25));
     w
 }
 
 impl Parzen {
-    /// An estimator over `kinds` from `obs` (one row of values per observation, in trial-number
-    /// order).
-    pub fn new(obs: &[Vec<f64>], kinds: &[DimKind], p: ParzenParams) -> Self {
+    /// An estimator over the distributions `dists` from `obs`: one row of internal values per
+    /// observation, in trial-number order, each inside its distribution.
+    pub fn new(obs: &[Vec<f64>], dists: &[&Distribution], p: ParzenParams) -> Self {
         let n = obs.len();
-        let mut weights = default_weights(n);
-        weights.push(p.prior_weight);
+        let mut weights = if n == 0 {
+            vec![1.0]
+        } else {
+            let mut w = default_weights(n);
+            w.push(p.prior_weight);
+            w
+        };
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
         let log_weights = weights.iter().map(|w| w.ln()).collect();
-        let dims = kinds
+        let dims = dists
             .iter()
             .enumerate()
-            .map(|(d, kind)| {
+            .map(|(d, dist)| {
                 let col: Vec<f64> = obs.iter().map(|o| o[d]).collect();
-                match *kind {
-                    DimKind::Numeric { low, high, step } => {
-                        numeric(&col, low, high, step, kinds.len(), p)
-                    }
-                    DimKind::Categorical { n } => categorical(&col, n, p),
+                match dist {
+                    Distribution::Categorical { choices } => categorical(&col, choices.len(), p),
+                    Distribution::Float {
+                        low,
+                        high,
+                        step,
+                        log,
+                    } => numeric(&col, *low, *high, step.unwrap_or(0.0), *log),
+                    Distribution::Int {
+                        low,
+                        high,
+                        step,
+                        log,
+                    } => numeric(&col, *low as f64, *high as f64, (*step).max(1) as f64, *log),
                 }
             })
             .collect();
@@ -105,53 +147,41 @@ impl Parzen {
         }
     }
 
-    /// `count` draws: a component by weight, then each dimension from that component.
+    /// `count` draws (internal values): a component by weight, then each dimension from it.
     pub fn sample(&self, rng: &mut Rng, count: usize) -> Vec<Vec<f64>> {
         (0..count)
             .map(|_| {
-                let mut u: f64 = rng.random();
-                let mut c = self.weights.len() - 1;
-                for (i, w) in self.weights.iter().enumerate() {
-                    if u < *w {
-                        c = i;
-                        break;
-                    }
-                    u -= w;
-                }
+                let c = pick(&self.weights, rng.random());
                 self.dims
                     .iter()
                     .map(|d| match d {
+                        Dim::Categorical { probs } => pick(&probs[c], rng.random()) as f64,
                         Dim::Numeric {
                             low,
                             high,
                             step,
+                            log,
+                            adapted_low,
+                            adapted_high,
                             mus,
                             sigmas,
+                            ..
                         } => {
-                            let h = step.map_or(0.0, |s| s / 2.0);
-                            let x = trunc_normal(rng, mus[c], sigmas[c], low - h, high + h);
-                            match step {
-                                Some(s) => {
-                                    let k = ((x - low) / s)
-                                        .round()
-                                        .clamp(0.0, ((high - low) / s).round());
-                                    low + k * s
-                                }
-                                None => x,
+                            let (mu, sigma) = (mus[c], sigmas[c]);
+                            let q: f64 = rng.random();
+                            let z = truncnorm::ppf(
+                                q,
+                                (adapted_low - mu) / sigma,
+                                (adapted_high - mu) / sigma,
+                            );
+                            let mut x = z * sigma + mu;
+                            if *log {
+                                x = x.exp();
                             }
-                        }
-                        Dim::Categorical { probs, .. } => {
-                            let mut u: f64 = rng.random();
-                            let row = &probs[c];
-                            let mut pick = row.len() - 1;
-                            for (i, p) in row.iter().enumerate() {
-                                if u < *p {
-                                    pick = i;
-                                    break;
-                                }
-                                u -= p;
+                            if *step > 0.0 {
+                                x = (low + ((x - low) / step).round() * step).clamp(*low, *high);
                             }
-                            pick as f64
+                            x
                         }
                     })
                     .collect()
@@ -159,188 +189,202 @@ impl Parzen {
             .collect()
     }
 
-    /// The log density (log probability on discrete dimensions) of a point.
+    /// The log density of a point of internal values (a log probability on stepped and
+    /// categorical dimensions; densities of log-scale dimensions are taken in log space).
     pub fn log_pdf(&self, x: &[f64]) -> f64 {
-        let per_component: Vec<f64> = (0..self.weights.len())
-            .map(|c| {
-                let mut lp = self.log_weights[c];
-                for (d, xd) in self.dims.iter().zip(x) {
-                    lp += match d {
-                        Dim::Numeric {
-                            low,
-                            high,
-                            step,
-                            mus,
-                            sigmas,
-                        } => numeric_log_pdf(*xd, mus[c], sigmas[c], *low, *high, *step),
-                        Dim::Categorical { log_probs, .. } => log_probs[c][*xd as usize],
-                    };
+        let mut per_component = self.log_weights.clone();
+        for (d, &xd) in self.dims.iter().zip(x) {
+            match d {
+                Dim::Categorical { probs } => {
+                    for (lp, row) in per_component.iter_mut().zip(probs) {
+                        *lp += row[xd as usize].ln();
+                    }
                 }
-                lp
-            })
-            .collect();
+                Dim::Numeric {
+                    step,
+                    log,
+                    adapted_low,
+                    adapted_high,
+                    mus,
+                    sigmas,
+                    log_mass,
+                    ..
+                } => {
+                    let t = |v: f64| if *log { v.ln() } else { v };
+                    if *step == 0.0 {
+                        let v = t(xd);
+                        for (c, lp) in per_component.iter_mut().enumerate() {
+                            *lp += truncnorm::log_pdf(
+                                v,
+                                mus[c],
+                                sigmas[c],
+                                *adapted_low,
+                                *adapted_high,
+                                log_mass[c],
+                            );
+                        }
+                    } else {
+                        let (left, right) = (t(xd - step / 2.0), t(xd + step / 2.0));
+                        for (c, lp) in per_component.iter_mut().enumerate() {
+                            let (mu, sigma) = (mus[c], sigmas[c]);
+                            *lp += truncnorm::log_gauss_mass(
+                                (left - mu) / sigma,
+                                (right - mu) / sigma,
+                            ) - log_mass[c];
+                        }
+                    }
+                }
+            }
+        }
         log_sum_exp(&per_component)
     }
 }
 
-fn numeric(
-    col: &[f64],
-    low: f64,
-    high: f64,
-    step: Option<f64>,
-    n_dims: usize,
-    p: ParzenParams,
-) -> Dim {
-    let s0 = step.unwrap_or(0.0);
-    let n = col.len();
-    let range = high - low + s0;
-    let mut sigmas: Vec<f64> = if p.multivariate {
-        let sigma = 0.2 * (n.max(1) as f64).powf(-1.0 / (n_dims as f64 + 4.0)) * range;
-        vec![sigma; n]
-    } else {
-        // Each kernel as wide as the gap to its farther neighbour (the prior's centre counts
-        // as a neighbour; the range's ends do not, for the outermost kernels).
-        let prior_mu = 0.5 * (low + high);
-        let mut with_prior: Vec<(f64, usize)> = col
-            .iter()
-            .copied()
-            .chain([prior_mu])
-            .enumerate()
-            .map(|(i, m)| (m, i))
-            .collect();
-        with_prior.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut ends = Vec::with_capacity(with_prior.len() + 2);
-        ends.push(low - s0 / 2.0);
-        ends.extend(with_prior.iter().map(|m| m.0));
-        ends.push(high + s0 / 2.0);
-        let k = with_prior.len();
-        let mut sorted_sigmas: Vec<f64> = (0..k)
-            .map(|i| (ends[i + 1] - ends[i]).max(ends[i + 2] - ends[i + 1]))
-            .collect();
-        if ends.len() >= 4 {
-            sorted_sigmas[0] = ends[2] - ends[1];
-            sorted_sigmas[k - 1] = ends[k] - ends[k - 1];
+/// The index that a uniform `u` selects from probabilities `p` (inverse CDF).
+fn pick(p: &[f64], u: f64) -> usize {
+    let mut acc = 0.0;
+    for (i, w) in p.iter().enumerate() {
+        acc += w;
+        if u < acc {
+            return i;
         }
-        let mut sig = vec![0.0; k];
-        for (j, (_, i)) in with_prior.iter().enumerate() {
-            sig[*i] = sorted_sigmas[j];
-        }
-        sig.truncate(n);
-        sig
-    };
-    // Optuna's "magic clip": no kernel narrower than range / min(100, 1 + kernels).
-    let max_sigma = range;
-    let min_sigma = range / (1.0 + (n + 1) as f64).min(100.0);
-    sigmas
-        .iter_mut()
-        .for_each(|s| *s = s.clamp(min_sigma, max_sigma));
-    let mut mus = col.to_vec();
-    mus.push(0.5 * (low + high));
-    sigmas.push(range);
+    }
+    p.len() - 1
+}
+
+fn numeric(col: &[f64], low: f64, high: f64, step: f64, log: bool) -> Dim {
+    let (mut lo, mut hi) = (low - step / 2.0, high + step / 2.0);
+    let mut mus: Vec<f64> = col.to_vec();
+    if log {
+        lo = lo.ln();
+        hi = hi.ln();
+        mus.iter_mut().for_each(|m| *m = m.ln());
+    }
+    let n = mus.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&i, &j| mus[i].total_cmp(&mus[j]));
+    let mut ends = Vec::with_capacity(n + 2);
+    ends.push(lo);
+    ends.extend(order.iter().map(|&i| mus[i]));
+    ends.push(hi);
+    let mut sorted_sigmas: Vec<f64> = (1..=n)
+        .map(|j| (ends[j] - ends[j - 1]).max(ends[j + 1] - ends[j]))
+        .collect();
+    if n >= 2 {
+        sorted_sigmas[0] = ends[2] - ends[1];
+        sorted_sigmas[n - 1] = ends[n] - ends[n - 1];
+    }
+    let max_sigma = hi - lo;
+    let min_sigma = (hi - lo) / (1.0 + (n + 1) as f64).min(100.0);
+    let mut sigmas = vec![0.0; n];
+    for (j, &i) in order.iter().enumerate() {
+        sigmas[i] = sorted_sigmas[j].clamp(min_sigma, max_sigma);
+    }
+    mus.push(0.5 * (lo + hi));
+    sigmas.push(hi - lo);
+    let log_mass = mus
+        .iter()
+        .zip(&sigmas)
+        .map(|(m, s)| truncnorm::log_gauss_mass((lo - m) / s, (hi - m) / s))
+        .collect();
     Dim::Numeric {
         low,
         high,
         step,
+        log,
+        adapted_low: lo,
+        adapted_high: hi,
         mus,
         sigmas,
+        log_mass,
     }
 }
 
 fn categorical(col: &[f64], k: usize, p: ParzenParams) -> Dim {
+    if col.is_empty() {
+        return Dim::Categorical {
+            probs: vec![vec![1.0 / k as f64; k]],
+        };
+    }
     let n_kernels = col.len() + 1;
-    let mut probs: Vec<Vec<f64>> = col
+    let base = p.prior_weight / n_kernels as f64;
+    let probs = col
         .iter()
-        .map(|&x| {
-            let mut row = vec![p.prior_weight / n_kernels as f64; k];
-            row[(x as usize).min(k - 1)] += 1.0;
+        .map(|&x| Some(x as usize))
+        .chain([None])
+        .map(|obs| {
+            let mut row = vec![base; k];
+            if let Some(i) = obs {
+                row[i.min(k - 1)] += 1.0;
+            }
             let s: f64 = row.iter().sum();
-            row.iter().map(|v| v / s).collect()
+            if s > 0.0 {
+                row.iter_mut().for_each(|v| *v /= s);
+            }
+            row
         })
         .collect();
-    probs.push(vec![1.0 / k as f64; k]);
-    let log_probs = probs
-        .iter()
-        .map(|r| r.iter().map(|v| v.ln()).collect())
-        .collect();
-    Dim::Categorical { log_probs, probs }
-}
-
-const LN_SQRT_2PI: f64 = 0.918_938_533_204_672_8;
-
-fn numeric_log_pdf(x: f64, mu: f64, sigma: f64, low: f64, high: f64, step: Option<f64>) -> f64 {
-    let h = step.map_or(0.0, |s| s / 2.0);
-    let z = norm_mass(low - h, high + h, mu, sigma).ln();
-    match step {
-        None => {
-            let t = (x - mu) / sigma;
-            -0.5 * t * t - sigma.ln() - LN_SQRT_2PI - z
-        }
-        Some(s) => {
-            let m = norm_mass(x - h, x + h, mu, sigma);
-            // Far in a tail the difference of two CDFs loses its digits: use the cell's
-            // midpoint density times its width there.
-            let lm = if m > 1e-12 {
-                m.ln()
-            } else {
-                let t = (x - mu) / sigma;
-                -0.5 * t * t - sigma.ln() - LN_SQRT_2PI + s.ln()
-            };
-            lm - z
-        }
-    }
-}
-
-/// P(a ≤ X ≤ b) for X ~ N(mu, sigma²), computed on the side of the smaller tail.
-fn norm_mass(a: f64, b: f64, mu: f64, sigma: f64) -> f64 {
-    let (za, zb) = ((a - mu) / sigma, (b - mu) / sigma);
-    let m = if za > 0.0 {
-        norm_cdf(-za) - norm_cdf(-zb)
-    } else {
-        norm_cdf(zb) - norm_cdf(za)
-    };
-    m.max(f64::MIN_POSITIVE)
-}
-
-/// The standard normal CDF.
-pub fn norm_cdf(z: f64) -> f64 {
-    0.5 * erfc(-z / std::f64::consts::SQRT_2)
-}
-
-/// The complementary error function (Chebyshev fit, relative error below 1.2e-7).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    if x >= 0.0 { r } else { 2.0 - r }
-}
-
-/// A draw from N(mu, sigma²) restricted to [low, high]: rejection (the kernels' centres lie in
-/// the range, so at least a third of draws land), with a clamp as the last resort.
-fn trunc_normal(rng: &mut Rng, mu: f64, sigma: f64, low: f64, high: f64) -> f64 {
-    for _ in 0..64 {
-        let z: f64 = rng.sample(StandardNormal);
-        let x = mu + sigma * z;
-        if (low..=high).contains(&x) {
-            return x;
-        }
-    }
-    mu.clamp(low, high)
+    Dim::Categorical { probs }
 }
 
 fn log_sum_exp(v: &[f64]) -> f64 {
     let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !m.is_finite() {
-        return m;
-    }
+    let m = if m == f64::NEG_INFINITY { 0.0 } else { m };
     m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_weights_ramp_older_observations() {
+        assert_eq!(default_weights(3), vec![1.0; 3]);
+        assert_eq!(default_weights(25), vec![1.0; 25]);
+        assert_eq!(default_weights(26)[0], 1.0 / 26.0);
+        let w = default_weights(30);
+        assert_eq!(w.len(), 30);
+        assert!((w[0] - 1.0 / 30.0).abs() < 1e-15 && w[4] == 1.0 && w[5] == 1.0);
+        assert!(w[..5].windows(2).all(|p| p[0] < p[1]));
+    }
+
+    #[test]
+    fn densities_integrate_to_one() {
+        let f = Distribution::Float {
+            low: -2.0,
+            high: 3.0,
+            step: None,
+            log: false,
+        };
+        let i = Distribution::Int {
+            low: 1,
+            high: 9,
+            step: 2,
+            log: false,
+        };
+        let c = Distribution::Categorical {
+            choices: vec![
+                crate::tune::distribution::ParamValue::Int(0),
+                crate::tune::distribution::ParamValue::Int(1),
+                crate::tune::distribution::ParamValue::Int(2),
+            ],
+        };
+        let obs = vec![
+            vec![0.5, 3.0, 1.0],
+            vec![2.9, 9.0, 2.0],
+            vec![-1.0, 3.0, 1.0],
+        ];
+        let p = Parzen::new(&obs, &[&f, &i, &c], ParzenParams::default());
+        let mut total = 0.0;
+        let m = 5000;
+        for k in 0..m {
+            let x = -2.0 + 5.0 * (k as f64 + 0.5) / m as f64;
+            for v in [1.0, 3.0, 5.0, 7.0, 9.0] {
+                for ch in 0..3 {
+                    total += p.log_pdf(&[x, v, ch as f64]).exp() * 5.0 / m as f64;
+                }
+            }
+        }
+        assert!((total - 1.0).abs() < 1e-6, "{total}");
+    }
 }

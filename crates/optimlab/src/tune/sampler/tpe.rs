@@ -1,29 +1,46 @@
-//! The Tree-structured Parzen Estimator, as Optuna implements it.
+//! The Tree-structured Parzen Estimator, as Optuna 5.0's `TPESampler` runs it.
 //!
-//! After `startup` random trials, the finished trials are split into the best
-//! γ(n) = min(⌈0.1·n⌉, 25) ("below") and the rest ("above"); complete trials rank by value,
-//! then pruned ones by how far they got and their last intermediate value. A Parzen estimator
-//! l(x) is fitted to the below trials and g(x) to the above ones; `candidates` points are
-//! drawn from l and the one with the largest l(x)/g(x) is proposed.
+//! `tpe` is Optuna's `TPESampler(multivariate=True, group=True, constant_liar=True)` with every
+//! other setting at its 5.0 default (`n_startup_trials=10`, `n_ei_candidates=24`,
+//! `prior_weight=1.0`, magic clip on, `consider_endpoints` off, `default_gamma`,
+//! `default_weights`); `tpe:independent` is `multivariate=False`. For a space without
+//! conditions `group` changes nothing, so `tpe` is then exactly Optuna's default `TPESampler()`.
 //!
-//! - Multivariate (default): the parameters that become active together are modelled by one
-//!   joint estimator (first the unconditional ones, then each set a choice activates), so
-//!   correlations between parameters are kept. `independent` models each parameter alone.
-//! - Constant liar (default on): trials still running count among the "above" trials, as if
-//!   they had the worst value, so parallel workers do not all propose the same point.
-//! - Log-scale parameters are modelled in log space; stepped and int parameters with
-//!   discretised kernels; categoricals with per-trial distributions smoothed by the prior.
+//! - **Start-up**: until `startup` trials are finished (complete or pruned; failed ones never
+//!   count), proposals are uniform, as the random sampler's.
+//! - **Split**: with n finished trials, the best γ(n) = min(⌈0.1·n⌉, 25) are "below", the
+//!   rest "above". Complete trials rank first, by value; then pruned ones, by the last step
+//!   they reported (further is better), then by that step's value (NaN worst), and those
+//!   that reported nothing last. Failed trials are left out. With the constant liar (on by
+//!   default, `liar=false` turns it off) trials still running join "above", as if they had
+//!   the worst value, so parallel workers do not all propose the same point; they do not
+//!   count in n.
+//! - **Groups** (multivariate): the parameters are partitioned as Optuna's
+//!   `_GroupDecomposedSearchSpace` does: every finished trial's set of parameters splits each
+//!   group into the part it has and the part it lacks, so a group is a maximal set of
+//!   parameters that every finished trial has all of or none of. Each group is modelled by one
+//!   joint estimator over the trials that have the whole group; a parameter no finished trial
+//!   has yet, and every parameter with `independent`, by its own. Single-valued parameters
+//!   take their value.
+//! - **Proposal**: for each group, the Parzen estimators l(x) over the below trials and g(x)
+//!   over the above ones ([`super::parzen`]); `candidates` draws from l, and the draw with the
+//!   largest ln l(x) − ln g(x) (the first on ties) is proposed.
+//!
+//! Optuna's random stream cannot be reproduced; the randomness of trial n is
+//! `stream(seed, Other(n))`, so the sampler is a pure function of (seed, number, trials).
+//! One difference remains with parallel workers and conditions: Optuna stores a running
+//! trial's sampled values of inactive parameters too, and lets its liar use them; here a
+//! running trial shows only its active parameters.
 
-use super::parzen::{DimKind, Parzen, ParzenParams};
+use super::parzen::{Parzen, ParzenParams};
 use super::random::sample_random;
-use super::unit::assign_active;
+use super::unit::{assign_active, from_unit};
 use super::{SampleContext, Sampler};
-use crate::rng::{Purpose, stream};
-use crate::tune::distribution::Distribution;
+use crate::rng::{Purpose, Rng, stream};
 use crate::tune::error::{Result, TuneError};
-use crate::tune::space::{ParamSpec, snap};
+use crate::tune::space::{ParamSpec, Space, snap};
 use crate::tune::trial::{Direction, FrozenTrial, Params, TrialState};
-use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 /// TPE's settings: `tpe:OPTION,OPTION,…` on the command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,13 +123,33 @@ pub fn gamma(n: usize) -> usize {
     n.div_ceil(10).min(25)
 }
 
-/// Splits the trials into (below, above), each in trial-number order, as Optuna's
-/// `_split_trials` does; `running` go above.
-fn split<'a>(
-    finished: Vec<&'a FrozenTrial>,
-    running: Vec<&'a FrozenTrial>,
+/// Whether a trial counts as finished for TPE: complete with a value, or pruned.
+fn is_finished(t: &FrozenTrial) -> bool {
+    match t.state {
+        TrialState::Complete => t.value.is_some_and(|v| !v.is_nan()),
+        TrialState::Pruned => true,
+        _ => false,
+    }
+}
+
+/// The trials other than `number` that TPE learns from, split into (below, above), each in
+/// trial-number order, as Optuna's `_split_trials` does (see the module doc); with
+/// `constant_liar`, running trials that hold parameters go above.
+pub fn split_trials(
+    trials: &[FrozenTrial],
+    number: u64,
     direction: Direction,
-) -> (Vec<&'a FrozenTrial>, Vec<&'a FrozenTrial>) {
+    constant_liar: bool,
+) -> (Vec<&FrozenTrial>, Vec<&FrozenTrial>) {
+    let others = trials.iter().filter(|t| t.number != number);
+    let finished: Vec<&FrozenTrial> = others.clone().filter(|t| is_finished(t)).collect();
+    let running: Vec<&FrozenTrial> = if constant_liar {
+        others
+            .filter(|t| t.state == TrialState::Running && !t.params.is_empty())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let n_below = gamma(finished.len());
     let sign = match direction {
         Direction::Minimize => 1.0,
@@ -152,159 +189,128 @@ fn split<'a>(
     (below, above)
 }
 
-/// How a parameter is modelled: its dimension and the map back to an internal value.
-fn dim_kind(dist: &Distribution) -> DimKind {
-    match dist {
-        Distribution::Float {
-            low,
-            high,
-            step,
-            log,
-        } => {
-            if *log {
-                DimKind::Numeric {
-                    low: low.ln(),
-                    high: high.ln(),
-                    step: None,
-                }
-            } else {
-                DimKind::Numeric {
-                    low: *low,
-                    high: *high,
-                    step: *step,
-                }
-            }
+/// Optuna's group decomposition (`_SearchSpaceGroup.add_distributions`) of the space's
+/// parameters that `finished` trials hold, trial by trial: each trial's parameter set K splits
+/// every group G into G ∩ K and G ∖ K, and what K has beyond the groups becomes a new group.
+/// Single-valued parameters are left out (Optuna samples them on their own).
+pub fn search_space_groups<'s>(
+    finished: &[&FrozenTrial],
+    space: &'s Space,
+) -> Vec<Vec<&'s ParamSpec>> {
+    let mut groups: Vec<BTreeSet<&str>> = Vec::new();
+    for t in finished {
+        let mut keys: BTreeSet<&str> = t.params.keys().map(String::as_str).collect();
+        let mut next = Vec::with_capacity(2 * groups.len() + 1);
+        for g in &groups {
+            next.push(g.intersection(&keys).copied().collect::<BTreeSet<&str>>());
+            next.push(g.difference(&keys).copied().collect());
+            keys = keys.difference(g).copied().collect();
         }
-        Distribution::Int {
-            low,
-            high,
-            step,
-            log,
-        } => {
-            if *log {
-                DimKind::Numeric {
-                    low: (*low as f64 - 0.5).ln(),
-                    high: (*high as f64 + 0.5).ln(),
-                    step: None,
-                }
-            } else {
-                DimKind::Numeric {
-                    low: *low as f64,
-                    high: *high as f64,
-                    step: Some(*step as f64),
-                }
-            }
-        }
-        Distribution::Categorical { choices } => DimKind::Categorical { n: choices.len() },
+        next.push(keys);
+        next.retain(|g| !g.is_empty());
+        groups = next;
     }
+    groups
+        .iter()
+        .map(|g| {
+            space
+                .params
+                .iter()
+                .filter(|s| g.contains(s.name.as_str()) && !s.dist.is_single())
+                .collect::<Vec<_>>()
+        })
+        .filter(|g| !g.is_empty())
+        .collect()
 }
 
-/// An internal value into the estimator's space.
-fn to_model(dist: &Distribution, v: f64) -> f64 {
-    match dist {
-        Distribution::Float { log: true, .. } | Distribution::Int { log: true, .. } => v.ln(),
-        _ => v,
-    }
-}
-
-/// A value of the estimator's space back to an internal value of the distribution.
-fn from_model(dist: &Distribution, x: f64) -> f64 {
-    match dist {
-        Distribution::Float { log: true, .. } | Distribution::Int { log: true, .. } => {
-            snap(dist, x.exp())
-        }
-        _ => snap(dist, x),
-    }
-}
-
-/// The rows of `trials` that hold every parameter of `group` with a value in its
-/// distribution, in the estimator's space.
-fn observations(trials: &[&FrozenTrial], group: &[&ParamSpec]) -> Vec<Vec<f64>> {
-    trials
+/// The Parzen estimator of `group` over the `trials` that hold every parameter of the group
+/// with a value inside its distribution (Optuna's `_build_parzen_estimator`).
+pub fn estimator(trials: &[&FrozenTrial], group: &[&ParamSpec], p: ParzenParams) -> Parzen {
+    let obs: Vec<Vec<f64>> = trials
         .iter()
         .filter_map(|t| {
             group
                 .iter()
                 .map(|spec| {
                     let (_, v) = t.params.get(&spec.name)?;
-                    spec.dist.contains(*v).then(|| to_model(&spec.dist, *v))
+                    spec.dist.contains(*v).then_some(*v)
                 })
                 .collect::<Option<Vec<f64>>>()
         })
-        .collect()
+        .collect();
+    let dists: Vec<_> = group.iter().map(|s| &s.dist).collect();
+    Parzen::new(&obs, &dists, p)
+}
+
+impl TpeSampler {
+    /// Values for `group`: the candidate from l with the largest ln l − ln g.
+    fn propose(
+        &self,
+        below: &[&FrozenTrial],
+        above: &[&FrozenTrial],
+        group: &[&ParamSpec],
+        rng: &mut Rng,
+    ) -> Vec<f64> {
+        let p = ParzenParams {
+            prior_weight: self.config.prior_weight,
+        };
+        let l = estimator(below, group, p);
+        let g = estimator(above, group, p);
+        let mut best: Option<(f64, Vec<f64>)> = None;
+        for x in l.sample(rng, self.config.n_ei_candidates) {
+            let score = l.log_pdf(&x) - g.log_pdf(&x);
+            if best.as_ref().is_none_or(|(b, _)| score > *b || b.is_nan()) {
+                best = Some((score, x));
+            }
+        }
+        let (_, x) = best.expect("at least one candidate");
+        group
+            .iter()
+            .zip(x)
+            .map(|(spec, v)| snap(&spec.dist, v))
+            .collect()
+    }
 }
 
 impl Sampler for TpeSampler {
     fn sample(&self, ctx: &SampleContext) -> Result<Params> {
         let c = &self.config;
-        let others = ctx.trials.iter().filter(|t| t.number != ctx.number);
-        let finished: Vec<&FrozenTrial> = others
-            .clone()
-            .filter(|t| match t.state {
-                TrialState::Complete => t.value.is_some_and(|v| !v.is_nan()),
-                TrialState::Pruned => true,
-                _ => false,
-            })
+        let finished: Vec<&FrozenTrial> = ctx
+            .trials
+            .iter()
+            .filter(|t| t.number != ctx.number && is_finished(t))
             .collect();
         if finished.len() < c.n_startup_trials.max(1) {
             return sample_random(c.seed, ctx);
         }
-        let running: Vec<&FrozenTrial> = if c.constant_liar {
-            others
-                .filter(|t| t.state == TrialState::Running && !t.params.is_empty())
-                .collect()
+        let (below, above) = split_trials(ctx.trials, ctx.number, ctx.direction, c.constant_liar);
+        let groups = if c.multivariate {
+            search_space_groups(&finished, ctx.space)
         } else {
             Vec::new()
         };
-        let (below, above) = split(finished, running, ctx.direction);
         let mut rng = stream(c.seed, Purpose::Other(ctx.number));
-        let params = ParzenParams {
-            prior_weight: c.prior_weight,
-            multivariate: c.multivariate,
-        };
-
-        // Groups: the parameters that are active and unassigned at each round; a choice made
-        // in one round may activate the next round's parameters.
-        let mut assigned = ctx.fixed.clone();
-        loop {
-            let ready: Vec<&ParamSpec> = ctx
-                .space
-                .params
+        // Groups are sampled independently of one another, so each is drawn when its first
+        // active parameter comes up: the same distribution as drawing all of them first.
+        let mut drawn = Params::new();
+        assign_active(ctx.space, ctx.fixed, |_, spec, _| {
+            if spec.dist.is_single() {
+                return Ok(from_unit(&spec.dist, 0.0));
+            }
+            if let Some(v) = drawn.get(&spec.name) {
+                return Ok(*v);
+            }
+            let own = [spec];
+            let group: &[&ParamSpec] = groups
                 .iter()
-                .filter(|s| !assigned.contains_key(&s.name) && ctx.space.is_active(s, &assigned))
-                .collect();
-            if ready.is_empty() {
-                break;
+                .find(|g| g.iter().any(|s| s.name == spec.name))
+                .map_or(&own[..], |g| &g[..]);
+            let x = self.propose(&below, &above, group, &mut rng);
+            for (s, v) in group.iter().zip(x) {
+                drawn.insert(s.name.clone(), v);
             }
-            let groups: Vec<Vec<&ParamSpec>> = if c.multivariate {
-                vec![ready]
-            } else {
-                ready.into_iter().map(|s| vec![s]).collect()
-            };
-            for group in groups {
-                let kinds: Vec<DimKind> = group.iter().map(|s| dim_kind(&s.dist)).collect();
-                let l = Parzen::new(&observations(&below, &group), &kinds, params);
-                let g = Parzen::new(&observations(&above, &group), &kinds, params);
-                let mut best: Option<(f64, Vec<f64>)> = None;
-                for x in l.sample(&mut rng, c.n_ei_candidates) {
-                    let score = l.log_pdf(&x) - g.log_pdf(&x);
-                    let better = match &best {
-                        None => true,
-                        Some((b, _)) => score.partial_cmp(b) == Some(Ordering::Greater),
-                    };
-                    if better {
-                        best = Some((score, x));
-                    }
-                }
-                let (_, x) = best.expect("at least one candidate");
-                for (spec, xd) in group.iter().zip(x) {
-                    assigned.insert(spec.name.clone(), from_model(&spec.dist, xd));
-                }
-            }
-        }
-        // Same walk as the other samplers, so only parameters active under the final values
-        // are returned.
-        assign_active(ctx.space, ctx.fixed, |_, spec, _| Ok(assigned[&spec.name]))
+            Ok(drawn[&spec.name])
+        })
     }
 
     fn name(&self) -> &str {
