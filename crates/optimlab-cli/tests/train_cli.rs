@@ -581,3 +581,98 @@ fn an_early_stopped_run_is_not_resumed() {
         "stopped early",
     );
 }
+
+/// Every option of every update rule is reachable from flags and from TOML, and lands in the
+/// resolved optimizer that `config.toml` records.
+#[test]
+fn every_optimizer_option_is_a_flag_and_a_config_key() {
+    let dir = temp_dir("optoptions");
+    let resolved = |folder: &str| -> toml::Table {
+        let text = std::fs::read_to_string(dir.join(folder).join("config.toml")).unwrap();
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        table["resolved"]["optimizer"].as_table().unwrap().clone()
+    };
+    let common = [
+        "train",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "200",
+        "--quiet",
+    ];
+    let run = |extra: &[&str], out: &str| {
+        let mut args: Vec<&str> = common.to_vec();
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", out]);
+        assert_ok(&optimlab_in(&dir, &args));
+    };
+    run(
+        &[
+            "--optimizer",
+            "sgd",
+            "--momentum",
+            "0.8",
+            "--nesterov",
+            "--dampening",
+            "0",
+        ],
+        "nesterov",
+    );
+    let r = resolved("nesterov");
+    assert_eq!(r["rule"]["rule"].as_str(), Some("momentum"));
+    assert_eq!(r["rule"]["kind"].as_str(), Some("nesterov"), "{r:?}");
+    assert_eq!(r["rule"]["momentum"].as_float(), Some(0.8));
+
+    run(
+        &[
+            "--optimizer",
+            "adam",
+            "--amsgrad",
+            "--weight-decay",
+            "0.01",
+            "--decoupled-weight-decay",
+            "--no-decay-on-bias-and-norm",
+        ],
+        "amsgrad",
+    );
+    let r = resolved("amsgrad");
+    assert_eq!(r["rule"]["amsgrad"].as_bool(), Some(true));
+    assert_eq!(
+        r["weight_decay"]["kind"].as_str(),
+        Some("decoupled"),
+        "{r:?}"
+    );
+    assert!(!r["groups"].as_array().unwrap().is_empty(), "{r:?}");
+
+    std::fs::write(
+        dir.join("rmsprop.toml"),
+        "optimizer = \"rmsprop\"\ncentered = true\nalpha = 0.9\nhidden = [8]\nepochs = 1\ntrain_limit = 200\n",
+    )
+    .unwrap();
+    assert_ok(&optimlab_in(
+        &dir,
+        &[
+            "train",
+            "--config",
+            "rmsprop.toml",
+            "--quiet",
+            "--out",
+            "rmsprop",
+        ],
+    ));
+    let r = resolved("rmsprop");
+    assert_eq!(r["rule"]["centered"].as_bool(), Some(true), "{r:?}");
+    assert_eq!(r["rule"]["rho"].as_float(), Some(0.9), "{r:?}");
+
+    // An option the rule does not have is refused, from flags as from the file.
+    assert_one_line_error(
+        &optimlab_in(
+            &dir,
+            &["train", "--optimizer", "adam", "--centered", "--out", "bad"],
+        ),
+        "centered",
+    );
+    assert!(!dir.join("bad").exists());
+}
