@@ -24,10 +24,8 @@
 use super::study::{Decision, ObjectiveResult, TrialRun, TrialStop};
 use super::{Direction, ParamValue, Space, TuneError};
 use crate::data::Splits;
-use crate::nn::Network;
-use crate::optim::Scheduler;
-use crate::tensor::{DType, Scalar, Threads};
-use crate::train::{Progress, ResolvedRun, RunConfig, TrainData, TrainError, Trainer};
+use crate::tensor::{DType, Scalar};
+use crate::train::{Progress, ResolvedRun, RunConfig, TrainData, TrainError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -208,25 +206,9 @@ impl Objective {
     fn train<T: Scalar>(&self, mut resolved: ResolvedRun, trial: &mut TrialRun) -> ObjectiveResult {
         let fail = |e: &dyn std::fmt::Display| TrialStop::Failed(e.to_string());
         resolved.train.flush_denormals = self.flush_denormals;
-        resolved.network.input = self.splits.train.dim;
-        resolved.network.output = self.splits.train.classes;
-        let net = Network::<T>::build_with_threads(&resolved.network, resolved.seed, Threads(1))
+        let mut trainer = resolved
+            .trainer::<T>(&self.splits.train)
             .map_err(|e| fail(&e))?;
-        let optimizer = resolved.optimizer.build::<T>().map_err(|e| fail(&e))?;
-        let scheduler = resolved
-            .schedule
-            .clone()
-            .map(|s| Scheduler::new(s, resolved.optimizer.lr))
-            .transpose()
-            .map_err(|e| fail(&e))?;
-        let mut trainer = Trainer::new(
-            net,
-            optimizer,
-            scheduler,
-            resolved.train.clone(),
-            self.splits.train.len(),
-        )
-        .map_err(|e| fail(&e))?;
         let data = TrainData {
             train: &self.splits.train,
             val: self.splits.val.as_ref(),
@@ -297,29 +279,7 @@ pub fn retrain(settings: &RunConfig) -> Result<f64> {
 }
 
 fn retrain_typed<T: Scalar>(mut resolved: ResolvedRun, splits: &Splits) -> Result<f64> {
-    resolved.network.input = splits.train.dim;
-    resolved.network.output = splits.train.classes;
-    let net = Network::<T>::build_with_threads(
-        &resolved.network,
-        resolved.seed,
-        Threads(resolved.threads),
-    )
-    .map_err(config_error)?;
-    let optimizer = resolved.optimizer.build::<T>().map_err(config_error)?;
-    let scheduler = resolved
-        .schedule
-        .clone()
-        .map(|s| Scheduler::new(s, resolved.optimizer.lr))
-        .transpose()
-        .map_err(config_error)?;
-    let mut trainer = Trainer::new(
-        net,
-        optimizer,
-        scheduler,
-        resolved.train.clone(),
-        splits.train.len(),
-    )
-    .map_err(config_error)?;
+    let mut trainer = resolved.trainer::<T>(&splits.train).map_err(config_error)?;
     let data = TrainData {
         train: &splits.train,
         val: None,

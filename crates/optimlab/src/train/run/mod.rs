@@ -25,11 +25,11 @@ pub use folder::{CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, SUMMARY
 pub use resolve::ResolvedRun;
 
 use crate::data::DataError;
-use crate::nn::{Network, NnError};
-use crate::optim::{OptimError, ScheduleError, Scheduler};
-use crate::tensor::{DType, Scalar, Threads};
+use crate::nn::NnError;
+use crate::optim::{OptimError, ScheduleError};
+use crate::tensor::{DType, Scalar};
 use crate::train::checkpoint::CheckpointError;
-use crate::train::{EpochRecord, IterRecord, Progress, TrainData, TrainError, Trainer};
+use crate::train::{EpochRecord, IterRecord, Progress, TrainData, TrainError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -246,28 +246,9 @@ impl Run {
     ) -> Result<RunSummary, RunError> {
         let out = self.dir.clone();
         let splits = self.resolved.config.data_config().prepare()?;
-        self.resolved.network.input = splits.train.dim;
-        self.resolved.network.output = splits.train.classes;
         self.resolved.train.flush_denormals = self.flush_denormals;
+        let mut trainer = self.resolved.trainer::<T>(&splits.train)?;
         let resolved = &self.resolved;
-        let net = Network::<T>::build_with_threads(
-            &resolved.network,
-            resolved.seed,
-            Threads(resolved.threads),
-        )?;
-        let optimizer = resolved.optimizer.build::<T>()?;
-        let scheduler = resolved
-            .schedule
-            .clone()
-            .map(|s| Scheduler::new(s, resolved.optimizer.lr))
-            .transpose()?;
-        let mut trainer = Trainer::new(
-            net,
-            optimizer,
-            scheduler,
-            resolved.train.clone(),
-            splits.train.len(),
-        )?;
         folder::prepare(resolved, &out, self.resume, &mut trainer)?;
         // Everything is checked: only now is the run folder created.
         folder::ensure_writable(&out)?;

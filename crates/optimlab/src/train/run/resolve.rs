@@ -2,10 +2,11 @@
 
 use super::{RunConfig, RunError};
 use crate::Preset;
-use crate::nn::{BatchNormConfig, DropoutConfig, DropoutStyle, Init, NetworkConfig};
-use crate::optim::{Clip, OptimizerName, ResolvedOptimizer, Schedule};
-use crate::tensor::DType;
-use crate::train::{EarlyStopping, Monitor, TrainConfig};
+use crate::data::Dataset;
+use crate::nn::{BatchNormConfig, DropoutConfig, DropoutStyle, Init, Network, NetworkConfig};
+use crate::optim::{Clip, OptimizerName, ResolvedOptimizer, Schedule, Scheduler};
+use crate::tensor::{DType, Scalar, Threads};
+use crate::train::{EarlyStopping, Monitor, TrainConfig, Trainer};
 use serde::Serialize;
 
 /// A run's settings with every default filled in, validated: what a run is built from.
@@ -156,6 +157,28 @@ impl ResolvedRun {
             train,
             checkpoint_every,
         })
+    }
+
+    /// The trainer these settings describe — network (sized for `train`: its features in,
+    /// its classes out), optimizer, schedule and loop settings — ready for its first epoch.
+    pub fn trainer<T: Scalar>(&mut self, train: &Dataset) -> Result<Trainer<T>, RunError> {
+        self.network.input = train.dim;
+        self.network.output = train.classes;
+        let net =
+            Network::<T>::build_with_threads(&self.network, self.seed, Threads(self.threads))?;
+        let optimizer = self.optimizer.build::<T>()?;
+        let scheduler = self
+            .schedule
+            .clone()
+            .map(|s| Scheduler::new(s, self.optimizer.lr))
+            .transpose()?;
+        Ok(Trainer::new(
+            net,
+            optimizer,
+            scheduler,
+            self.train.clone(),
+            train.len(),
+        )?)
     }
 
     /// The data set's name.
