@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let interrupted = root.path().join("interrupted");
     Run::start(config.clone(), &interrupted)?.train(&mut NoObserver)?;
     let resumed = Run::resume(&interrupted)?
-        .epochs(4)
+        .epochs(4)?
         .train(&mut NoObserver)?;
 
     let straight = root.path().join("straight");

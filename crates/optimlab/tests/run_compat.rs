@@ -21,6 +21,7 @@ fn a_run_folder_from_before_runconfig_resumes_bit_identically() {
     let summary = Run::resume(&run)
         .unwrap()
         .epochs(4)
+        .unwrap()
         .train(&mut NoObserver)
         .unwrap();
     assert_eq!((summary.epochs, summary.status.as_str()), (4, "completed"));

@@ -169,10 +169,7 @@ impl RunConfig {
             let alias = ALIASES.iter().find(|(a, _)| a == key).map(|(_, k)| *k);
             if !known.contains_key(key) && !alias.is_some_and(|k| known.contains_key(k)) {
                 let line = text
-                    .and_then(|t| {
-                        t.lines()
-                            .position(|l| l.trim_start().starts_with(key.as_str()))
-                    })
+                    .and_then(|t| t.lines().position(|l| defines(l, key)))
                     .map(|i| format!(" (line {})", i + 1))
                     .unwrap_or_default();
                 return Err(RunError::Config(format!(
@@ -274,6 +271,13 @@ impl RunConfig {
     pub fn data_name(&self) -> &str {
         self.data.as_deref().unwrap_or("digits")
     }
+}
+
+/// Whether a TOML line sets `key` (`key = …`, not a longer key that starts the same).
+fn defines(line: &str, key: &str) -> bool {
+    line.trim_start()
+        .strip_prefix(key)
+        .is_some_and(|rest| rest.trim_start().starts_with('='))
 }
 
 /// toml's message spans lines (with a source excerpt); keep it to one.

@@ -12,7 +12,7 @@
 //! let summary = Run::start(config, "runs/example")?.train(&mut NoObserver)?;
 //! println!("test accuracy {:?}", summary.final_test_acc);
 //! // Later: two more epochs, bit-identical to a 4-epoch run.
-//! Run::resume("runs/example")?.epochs(4).train(&mut NoObserver)?;
+//! Run::resume("runs/example")?.epochs(4)?.train(&mut NoObserver)?;
 //! # Ok::<(), optimlab::train::RunError>(())
 //! ```
 
@@ -205,13 +205,11 @@ impl Run {
     }
 
     /// Train to `epochs` epochs in all (on resume: the new total).
-    pub fn epochs(self, epochs: usize) -> Run {
-        let changes = RunConfig {
+    pub fn epochs(self, epochs: usize) -> Result<Run, RunError> {
+        self.with_changes(&RunConfig {
             epochs: Some(epochs),
             ..RunConfig::default()
-        };
-        self.with_changes(&changes)
-            .expect("changing the epoch budget is always allowed")
+        })
     }
 
     /// Flush subnormal floats to zero during training steps (faster on x86; the CLI turns it
