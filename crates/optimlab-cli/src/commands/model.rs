@@ -228,6 +228,8 @@ pub fn gradcheck(args: GradcheckArgs) -> Result<()> {
             style: DropoutStyle::preset(args.preset),
         });
     }
+    grad_check::check_size(&config)?;
+    config.check_memory(args.batch, 8)?;
     let mut net = Network::<f64>::build(&config, args.seed)?;
     let mut rng = stream(args.seed, Purpose::Data);
     let values: Vec<f64> = (0..args.batch * args.input)

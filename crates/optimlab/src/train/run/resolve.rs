@@ -125,6 +125,8 @@ impl ResolvedRun {
             );
         }
         train.validate()?;
+        // Before any data is loaded: the hidden layers alone can be far too large.
+        network.check_memory(train.batch_size, dtype.bytes())?;
         let checkpoint_every = s.checkpoint_every.unwrap_or(1);
         if checkpoint_every == 0 {
             return invalid("invalid checkpoint_every = 0: must be at least 1".into());
