@@ -73,6 +73,16 @@ pub enum CheckpointError {
         misshaped: Vec<Misshaped>,
         extra: Vec<String>,
     },
+    #[error(
+        "{}: tensor '{name}' holds {value} at element {index}; weights must be finite",
+        path.display()
+    )]
+    NonFinite {
+        path: PathBuf,
+        name: String,
+        index: usize,
+        value: f64,
+    },
     #[error("{}: bad metadata '{key}': {reason}", path.display())]
     Metadata {
         path: PathBuf,
