@@ -109,6 +109,8 @@ pub struct Ctx<'a> {
     common: &'a Common,
     data: std::sync::OnceLock<Splits>,
     bar: Option<indicatif::ProgressBar>,
+    /// Plain progress lines when stderr is not a terminal (and not `--quiet`).
+    plain: bool,
 }
 
 impl Ctx<'_> {
@@ -148,10 +150,19 @@ impl Ctx<'_> {
             bar.set_position(0);
             bar.set_message(label.to_string());
         }
+        let plain = self
+            .plain
+            .then(|| std::sync::Mutex::new(crate::commands::PlainProgress::new(0, 1)));
+        let label = label.to_string();
         move |p: Progress| {
             if let Some(bar) = &bar {
                 bar.set_length(p.total);
                 bar.set_position(p.done);
+            }
+            if let Some(plain) = &plain {
+                let mut plain = plain.lock().unwrap_or_else(|e| e.into_inner());
+                plain.set_total(p.total);
+                plain.update(p.done, || label.clone());
             }
         }
     }
@@ -268,6 +279,7 @@ fn new_ctx(common: &Common) -> Ctx<'_> {
         common,
         data: std::sync::OnceLock::new(),
         bar,
+        plain: !common.quiet && !std::io::IsTerminal::is_terminal(&std::io::stderr()),
     }
 }
 
