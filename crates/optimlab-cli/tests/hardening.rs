@@ -295,3 +295,203 @@ fn progress_lines_when_stderr_is_not_a_terminal_and_none_with_quiet() {
     assert!(line.contains("ETA"), "{line}");
     assert!(run(true, "b").is_empty());
 }
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// 20 rows of 3 features and labels 0–3, with `first` as the first line.
+fn csv_with_first_row(first: &str) -> String {
+    let mut t = format!("{first}\n");
+    for i in 0..20 {
+        t += &format!("0.{i},0.5,0.25,{}\n", i % 4);
+    }
+    t
+}
+
+#[test]
+fn a_csv_first_row_is_a_header_only_without_numbers_and_said_so() {
+    let dir = temp_dir("csv-header");
+    write(&dir, "h.csv", &csv_with_first_row("a,b,c,label"));
+    let out = optimlab_in(&dir, &["data", "info", "--data", "h.csv"]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read as a header (a, b, c, label)"));
+    for (first, field) in [("O.5,0.5,0.25,1", "'O.5'"), ("0.5,NaN,0.25,1", "'NaN'")] {
+        write(&dir, "bad.csv", &csv_with_first_row(first));
+        let out = optimlab_in(&dir, &["data", "info", "--data", "bad.csv"]);
+        assert_one_line_error(&out, "bad.csv:1: column");
+        assert_one_line_error(&out, field);
+    }
+    // A byte-order mark is not part of the first field.
+    write(
+        &dir,
+        "bom.csv",
+        &format!("\u{feff}{}", csv_with_first_row("0.9,0.5,0.25,2")),
+    );
+    let out = optimlab_in(&dir, &["data", "info", "--data", "bom.csv", "--json"]);
+    let v = stdout_json(&out);
+    let total = v["train"]["samples"].as_u64().unwrap() + v["test"]["samples"].as_u64().unwrap();
+    assert_eq!(total, 21, "the first row is data: {v}");
+    // --header no reads a header-like first row as data, which is then an error.
+    let out = optimlab_in(&dir, &["data", "info", "--data", "h.csv", "--header", "no"]);
+    assert_one_line_error(&out, "h.csv:1");
+}
+
+#[test]
+fn stray_labels_are_refused_unless_classes_says_so() {
+    let dir = temp_dir("classes");
+    let mut t = csv_with_first_row("0.1,0.1,0.1,9999");
+    write(&dir, "stray.csv", &t);
+    let out = optimlab_in(&dir, &["data", "info", "--data", "stray.csv"]);
+    assert_one_line_error(&out, "label 9999");
+    assert_one_line_error(&out, "--classes 10000");
+    let out = optimlab_in(
+        &dir,
+        &["data", "info", "--data", "stray.csv", "--classes", "10000"],
+    );
+    assert_ok(&out);
+    t = csv_with_first_row("0.1,0.1,0.1,3");
+    write(&dir, "ok.csv", &t);
+    let out = optimlab_in(
+        &dir,
+        &["data", "info", "--data", "ok.csv", "--classes", "3"],
+    );
+    assert_one_line_error(&out, "--classes");
+    let out = optimlab_in(
+        &dir,
+        &[
+            "train",
+            "--data",
+            "ok.csv",
+            "--classes",
+            "6",
+            "--epochs",
+            "1",
+            "--out",
+            "r",
+            "--quiet",
+        ],
+    );
+    assert_ok(&out);
+}
+
+#[test]
+fn eval_of_an_explicit_csv_uses_every_row_and_accepts_the_run_folder() {
+    let dir = temp_dir("eval-csv");
+    let mut t = String::new();
+    for i in 0..50 {
+        let row: Vec<String> = (0..64)
+            .map(|j| format!("{}", ((i * j) % 17) as f64 / 17.0))
+            .collect();
+        t += &format!("{},{}\n", row.join(","), i % 10);
+    }
+    write(&dir, "d.csv", &t);
+    assert_ok(&optimlab_in(
+        &dir,
+        &["train", "--epochs", "1", "--out", "run", "--quiet"],
+    ));
+    let out = optimlab_in(
+        &dir,
+        &["eval", "--model", "run", "--data", "d.csv", "--json"],
+    );
+    let v = stdout_json(&out);
+    assert_eq!(
+        (v["samples"].as_u64(), v["split"].as_str()),
+        (Some(50), Some("all"))
+    );
+    // A model path that is no model: the cause is said once.
+    let out = optimlab_in(&dir, &["eval", "--model", "d.csv"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let out = optimlab_in(&dir, &["eval", "--model", "."]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let first = err.split(": ").nth(1).unwrap_or("");
+    assert_eq!(err.matches(first).count(), 1, "repeated cause: {err}");
+}
+
+#[test]
+fn predict_counts_ragged_rows_and_lines_as_in_the_file() {
+    let dir = temp_dir("predict-rows");
+    assert_ok(&optimlab_in(
+        &dir,
+        &["train", "--epochs", "1", "--out", "run", "--quiet"],
+    ));
+    let row = |n: usize| vec!["0.5"; n].join(",");
+    write(&dir, "x.csv", &format!("{}\n\n{}\n", row(64), row(63)));
+    let out = optimlab_in(&dir, &["predict", "--model", "run", "--input", "x.csv"]);
+    assert_one_line_error(&out, "x.csv:3: 63 fields, expected 64");
+    let header: Vec<String> = (0..64).map(|i| format!("p{i}")).collect();
+    write(
+        &dir,
+        "h.csv",
+        &format!("{}\n{}\n{}\n", header.join(","), row(64), row(64)),
+    );
+    let out = optimlab_in(&dir, &["predict", "--model", "run", "--input", "h.csv"]);
+    assert_ok(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}
+
+#[test]
+fn plateau_without_a_validation_set_is_refused() {
+    let out = optimlab(&[
+        "train",
+        "--schedule",
+        "plateau",
+        "--epochs",
+        "1",
+        "--out",
+        "never",
+    ]);
+    assert_one_line_error(&out, "--val-fraction");
+}
+
+#[test]
+fn every_flag_has_a_description_and_every_help_ends_with_an_example() {
+    let commands: &[&[&str]] = &[
+        &["trajectory"],
+        &["train"],
+        &["eval"],
+        &["predict"],
+        &["export"],
+        &["gradcheck"],
+        &["bench"],
+        &["experiment"],
+        &["experiment", "optimizers"],
+        &["experiment", "trajectories"],
+        &["experiment", "init-activations"],
+        &["experiment", "init-compare"],
+        &["experiment", "batch-norm"],
+        &["experiment", "weight-decay"],
+        &["experiment", "dropout"],
+        &["experiment", "search"],
+        &["experiment", "all"],
+        &["data", "info"],
+    ];
+    for cmd in commands {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let out = optimlab(&args);
+        assert_ok(&out);
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            let t = l.trim_start();
+            let indent = l.len() - t.len();
+            if t.starts_with("--") && (2..=6).contains(&indent) {
+                // The description follows on the line, or on the next one (long help).
+                let inline = t.split_once("  ").is_some_and(|(_, d)| !d.trim().is_empty());
+                let next = lines.get(i + 1).copied().unwrap_or("");
+                assert!(
+                    inline || next.starts_with("          "),
+                    "{cmd:?}: {t} has no description"
+                );
+            }
+        }
+        let last = lines.iter().rev().find(|l| !l.trim().is_empty()).unwrap();
+        assert!(
+            last.trim_start().starts_with("optimlab "),
+            "{cmd:?} ends with {last:?}"
+        );
+    }
+}
