@@ -126,11 +126,16 @@ fn main() -> ExitCode {
                 return ExitCode::from(signals::exit_code().unwrap_or(130));
             }
             // One line: the chain of causes joined, never a backtrace.
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
+            // A cause whose text its parent already shows (thiserror's "{path}: {source}")
+            // is not repeated.
+            let mut msg = String::new();
+            for cause in e.chain().map(|c| c.to_string()) {
+                if msg.is_empty() {
+                    msg = cause;
+                } else if !msg.contains(&cause) {
+                    msg = format!("{msg}: {cause}");
+                }
+            }
             eprintln!("error: {msg}");
             ExitCode::from(1)
         }

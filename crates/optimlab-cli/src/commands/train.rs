@@ -12,15 +12,15 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     allow_negative_numbers = true,
-    after_help = "Examples:\n  \
+    after_help = "SIGINT/SIGTERM (Ctrl-C) finish the current step, write a checkpoint and exit 130/143;\n\
+continue with --resume.\n\n\
+Examples:\n  \
     optimlab train\n  \
     optimlab train --data fashion-mnist --hidden 100,100,100,100 --optimizer adam --epochs 1\n  \
     optimlab train --preset book --optimizer sgd --lr 0.1 --epochs 30 --out runs/sgd\n  \
     optimlab train --optimizer sgd --momentum 0.9 --nesterov --weight-decay 5e-4 --no-decay-on-bias-and-norm\n  \
     optimlab train --resume runs/sgd --epochs 40\n  \
-    optimlab train --resume runs/sgd --restart     # killed before its first checkpoint: start again\n\n\
-SIGINT/SIGTERM (Ctrl-C) finish the current step, write a checkpoint and exit 130/143;\n\
-continue with --resume."
+    optimlab train --resume runs/sgd --restart     # killed before its first checkpoint: start again"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -65,6 +65,9 @@ pub fn run(args: Args) -> Result<()> {
         .flush_denormals(true)
         .stop_flag(crate::signals::stop_flag());
     let out = run.dir().to_path_buf();
+    if !args.quiet {
+        super::data::note_csv_header(&run.resolved().config.data_config());
+    }
     let mut progress = Progress::new(args.quiet);
     let summary = run.train(&mut progress)?;
     progress.finish();

@@ -99,7 +99,23 @@ fn describe_mismatch(missing: &[String], misshaped: &[Misshaped], extra: &[Strin
     if !misshaped.is_empty() {
         let list: Vec<String> = misshaped
             .iter()
-            .map(|m| format!("{} (file {:?}, network {:?})", m.name, m.file, m.network))
+            .map(|m| {
+                // PyTorch's nn.Linear keeps W as out × in, the book (and optimlab) as in × out.
+                let transposed = m.file.len() == 2
+                    && m.file.iter().rev().eq(m.network.iter())
+                    && m.file != m.network;
+                format!(
+                    "{} (file {:?}, network {:?}{})",
+                    m.name,
+                    m.file,
+                    m.network,
+                    if transposed {
+                        "; transposed: optimlab stores W as inputs × outputs"
+                    } else {
+                        ""
+                    }
+                )
+            })
             .collect();
         parts.push(format!("wrong shape {}", list.join(", ")));
     }

@@ -119,6 +119,12 @@ impl ResolvedRun {
         if s.epochs.is_some() && s.iters.is_some() {
             return invalid("set epochs or iters, not both".into());
         }
+        // Without a validation set plateau would quietly watch the training loss instead.
+        if matches!(schedule, Some(Schedule::Plateau(_))) && s.val_fraction.unwrap_or(0.0) == 0.0 {
+            return invalid(
+                "--schedule plateau watches the validation loss: set --val-fraction too".into(),
+            );
+        }
         if train.early_stopping.is_some() && s.val_fraction.unwrap_or(0.0) == 0.0 {
             return invalid(
                 "early stopping watches the validation set: set --val-fraction too".into(),
