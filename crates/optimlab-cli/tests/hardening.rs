@@ -480,7 +480,9 @@ fn every_flag_has_a_description_and_every_help_ends_with_an_example() {
             let indent = l.len() - t.len();
             if t.starts_with("--") && (2..=6).contains(&indent) {
                 // The description follows on the line, or on the next one (long help).
-                let inline = t.split_once("  ").is_some_and(|(_, d)| !d.trim().is_empty());
+                let inline = t
+                    .split_once("  ")
+                    .is_some_and(|(_, d)| !d.trim().is_empty());
                 let next = lines.get(i + 1).copied().unwrap_or("");
                 assert!(
                     inline || next.starts_with("          "),
