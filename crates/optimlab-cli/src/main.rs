@@ -5,6 +5,7 @@
 
 mod commands;
 mod report;
+mod signals;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -47,8 +48,41 @@ enum Command {
 /// Exit code of a run stopped because the loss diverged.
 const EXIT_DIVERGED: u8 = 3;
 
+/// Parses the command line; a usage error is one line plus where to find help (clap's full
+/// message repeats the usage and tips over several lines).
+fn parse() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error: invalid arguments");
+            let hint = text
+                .lines()
+                .find(|l| l.starts_with("For more information"))
+                .unwrap_or("For more information, try '--help'.");
+            eprintln!("{first}\n{hint}");
+            std::process::exit(e.exit_code());
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    signals::default_sigpipe();
+    signals::panic_hook();
+    // Lets the tests check what a bug looks like to a user.
+    if std::env::var_os("OPTIMLAB_TEST_PANIC").is_some() {
+        panic!("a test panic (OPTIMLAB_TEST_PANIC is set)");
+    }
+    let cli = parse();
+    match &cli.command {
+        Command::Train(_) => signals::install(true),
+        Command::Experiment(_) => signals::install(false),
+        _ => {}
+    }
     let result = match cli.command {
         Command::Trajectory(args) => commands::trajectory::run(args),
         Command::Bench(args) => commands::bench::run(args),
@@ -82,12 +116,26 @@ fn main() -> ExitCode {
                 }
                 return ExitCode::from(EXIT_DIVERGED);
             }
+            // Stopped by SIGINT/SIGTERM with a checkpoint written: say how to go on.
+            if let Some(optimlab::train::RunError::Interrupted { dir, iter }) = e.downcast_ref() {
+                eprintln!(
+                    "interrupted at iteration {iter}; the checkpoint in {} is written; continue with: optimlab train --resume {}",
+                    dir.display(),
+                    dir.display()
+                );
+                return ExitCode::from(signals::exit_code().unwrap_or(130));
+            }
             // One line: the chain of causes joined, never a backtrace.
-            let msg = e
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
+            // A cause whose text its parent already shows (thiserror's "{path}: {source}")
+            // is not repeated.
+            let mut msg = String::new();
+            for cause in e.chain().map(|c| c.to_string()) {
+                if msg.is_empty() {
+                    msg = cause;
+                } else if !msg.contains(&cause) {
+                    msg = format!("{msg}: {cause}");
+                }
+            }
             eprintln!("error: {msg}");
             ExitCode::from(1)
         }

@@ -388,3 +388,30 @@ fn failed_writes_keep_the_old_file_and_leave_no_temp_file() {
     let e = export::export_safetensors(&nowhere, &n, None).unwrap_err();
     assert!(message(&e, &nowhere).contains("cannot write"));
 }
+
+#[test]
+fn non_finite_weights_are_refused_naming_the_tensor() {
+    let dir = TempDir::new("nan");
+    for (bad, shown) in [(f64::NAN, "NaN"), (f64::INFINITY, "inf")] {
+        let path = dir.0.join("nan.safetensors");
+        let mut n = net::<f64>(vec![5, 4]);
+        use optimlab::nn::Parameters;
+        n.visit_params(&mut |p| {
+            if p.name == "b2" {
+                p.value[3] = bad;
+            }
+        });
+        foreign_file(&path, &n, Dtype::F64);
+        let e = checkpoint::load_weights::<f64>(&path).unwrap_err();
+        assert!(matches!(e, CheckpointError::NonFinite { .. }), "{e}");
+        let m = message(&e, &path);
+        assert!(m.contains("'b2'") && m.contains(shown), "{m}");
+        // A resumable checkpoint is read the same way.
+        let opt = OptimizerConfig::new("sgd".parse().unwrap(), Preset::Torch)
+            .build::<f64>()
+            .unwrap();
+        checkpoint::save(&path, &n, Some(&opt), &CheckpointMeta::default()).unwrap();
+        let e = checkpoint::load::<f64>(&path).unwrap_err();
+        assert!(message(&e, &path).contains("'b2'"), "{e}");
+    }
+}

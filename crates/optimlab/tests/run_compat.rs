@@ -65,3 +65,127 @@ fn a_model_from_before_runconfig_loads_and_evaluates() {
     // The same network and weights: the accuracy the old run reported.
     assert_eq!(Some(e.accuracy), summary["final_test_acc"].as_f64());
 }
+
+/// A copy of the fixture run folder in a temporary folder.
+fn fixture_run(dir: &Path) -> std::path::PathBuf {
+    let run = dir.join("run");
+    std::fs::create_dir(&run).unwrap();
+    for entry in std::fs::read_dir(fixtures().join("run_before_runconfig")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), run.join(entry.file_name())).unwrap();
+    }
+    run
+}
+
+#[test]
+fn a_resume_refuses_a_config_toml_changed_since_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = fixture_run(dir.path());
+    let config = run.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let edited =
+        text.replacen("lr = 0.05", "lr = 0.5", 1)
+            .replacen("hidden = [16]", "hidden = [17]", 1);
+    std::fs::write(&config, edited).unwrap();
+    let before = std::fs::read(run.join("checkpoint.safetensors")).unwrap();
+    let e = Run::resume(&run)
+        .unwrap()
+        .epochs(3)
+        .unwrap()
+        .train(&mut NoObserver)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("hidden, lr"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+    assert_eq!(
+        std::fs::read(run.join("checkpoint.safetensors")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn a_resume_removes_stale_temp_files_and_takes_over_a_dead_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = fixture_run(dir.path());
+    let temp = run.join(".checkpoint.safetensors.tmp-4242-0");
+    std::fs::write(&temp, b"half a checkpoint").unwrap();
+    // A lock left by a process that is gone (PIDs never reach u32::MAX).
+    std::fs::write(
+        run.join(optimlab::train::run::LOCK_FILE),
+        u32::MAX.to_string(),
+    )
+    .unwrap();
+    Run::resume(&run)
+        .unwrap()
+        .epochs(3)
+        .unwrap()
+        .train(&mut NoObserver)
+        .unwrap();
+    assert!(!temp.exists());
+    assert!(!run.join(optimlab::train::run::LOCK_FILE).exists());
+}
+
+#[test]
+fn a_run_folder_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = fixture_run(dir.path());
+    let lock = optimlab::train::FolderLock::acquire(&run).unwrap();
+    let e = Run::resume(&run)
+        .unwrap()
+        .epochs(3)
+        .unwrap()
+        .train(&mut NoObserver)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("in use by process"), "{e}");
+    drop(lock);
+}
+
+#[test]
+fn a_run_without_checkpoint_is_restarted_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = fixture_run(dir.path());
+    for f in [
+        "checkpoint.safetensors",
+        "model.safetensors",
+        "summary.json",
+    ] {
+        std::fs::remove_file(run.join(f)).unwrap();
+    }
+    let e = Run::resume(&run).err().unwrap().to_string();
+    assert!(e.contains("--restart"), "{e}");
+    let summary = Run::restart(&run).unwrap().train(&mut NoObserver).unwrap();
+    assert_eq!((summary.epochs, summary.status.as_str()), (2, "completed"));
+    let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
+    assert_eq!(
+        history.matches("\"kind\":\"epoch\"").count(),
+        2,
+        "a fresh history"
+    );
+    assert!(Run::restart(&run).is_err(), "a checkpoint is there now");
+}
+
+#[test]
+fn networks_too_large_to_allocate_are_refused_before_anything_is_loaded() {
+    use optimlab::train::RunConfig;
+    for (toml, needle) in [
+        ("hidden = [200000, 200000]", "?-200000-200000-?"),
+        ("hidden = [1000000000]", "1000000000 parameters"),
+        (
+            "hidden = [100]\nbatch_size = 100000000000",
+            "batches of 100000000000",
+        ),
+    ] {
+        let config = RunConfig::from_toml_str(toml, "run.toml").unwrap();
+        let e = config.resolve().unwrap_err().to_string();
+        assert!(e.contains(needle) && e.contains("bytes)"), "{e}");
+        assert!(e.contains("limit of 16.0 GiB"), "{e}");
+    }
+    // Library users building a network directly get the same refusal.
+    let net =
+        optimlab::nn::NetworkConfig::new(optimlab::Preset::Torch, 784, vec![1 << 20, 1 << 20], 10);
+    assert!(matches!(
+        optimlab::nn::Network::<f32>::build(&net, 0).err(),
+        Some(optimlab::nn::NnError::TooLarge { .. })
+    ));
+}

@@ -22,6 +22,7 @@ pub struct Args {
     /// Unmeasured warm-up steps
     #[arg(long, default_value_t = 50)]
     warmup: usize,
+    /// Seed of the weights and the batch
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Print one JSON object

@@ -1,8 +1,9 @@
 //! `optimlab data`: download MNIST / Fashion-MNIST into the cache, describe a data source.
 
 use anyhow::{Result, bail};
+use optimlab::data::csv::CsvHeader;
 use optimlab::data::download::{self, Event, Remote};
-use optimlab::data::{DataConfig, Dataset, cache_dir};
+use optimlab::data::{DataConfig, DataSource, Dataset, cache_dir};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -67,6 +68,30 @@ pub struct DataFlags {
     /// Cache folder (default: $OPTIMLAB_CACHE, $XDG_CACHE_HOME/optimlab or ~/.cache/optimlab)
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// CSV only: whether the first row is a header: auto (when none of its fields is a
+    /// number), yes or no
+    #[arg(long, default_value = "auto")]
+    pub header: CsvHeader,
+    /// Number of classes, when the labels do not show it (a label at or above it is an error)
+    #[arg(long, value_name = "N")]
+    pub classes: Option<usize>,
+}
+
+/// Says on stderr when `--header auto` took the first row of a CSV file as a header, so a
+/// dropped data row never goes unnoticed.
+pub fn note_csv_header(config: &DataConfig) {
+    if config.header != CsvHeader::Auto {
+        return;
+    }
+    if let Ok(DataSource::Csv { path, .. }) = config.source()
+        && let Ok(Some(names)) = optimlab::data::csv::header_of(&path, CsvHeader::Auto)
+    {
+        eprintln!(
+            "note: {}: the first row is read as a header ({}); --header no reads it as data",
+            path.display(),
+            names.join(", ")
+        );
+    }
 }
 
 impl DataFlags {
@@ -78,6 +103,8 @@ impl DataFlags {
             train_limit: self.train_limit,
             test_limit: self.test_limit,
             cache: self.cache.clone(),
+            header: self.header,
+            classes: self.classes,
         }
     }
 }
@@ -149,6 +176,7 @@ fn run_info(a: InfoArgs) -> Result<()> {
     let config = a.data.to_config();
     let source = config.source()?;
     let splits = config.prepare()?;
+    note_csv_header(&config);
     let folder = source.folder()?;
     let mut rows: Vec<(&str, &Dataset)> = vec![("train", &splits.train)];
     if let Some(v) = &splits.val {

@@ -32,11 +32,13 @@ pub struct Args {
     /// none (the book's), median, hyperband, …
     #[arg(long, default_value = "none")]
     pruner: String,
+    /// Seed of the sampler and of every trial's training
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Where the study lives (in memory: gone when the command ends)
     #[arg(long, default_value = "memory")]
     storage: String,
+    /// Name of the study in the storage
     #[arg(long, default_value = "book-search")]
     study: String,
     /// Report folder

@@ -12,12 +12,15 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 #[command(
     allow_negative_numbers = true,
-    after_help = "Examples:\n  \
+    after_help = "SIGINT/SIGTERM (Ctrl-C) finish the current step, write a checkpoint and exit 130/143;\n\
+continue with --resume.\n\n\
+Examples:\n  \
     optimlab train\n  \
     optimlab train --data fashion-mnist --hidden 100,100,100,100 --optimizer adam --epochs 1\n  \
     optimlab train --preset book --optimizer sgd --lr 0.1 --epochs 30 --out runs/sgd\n  \
     optimlab train --optimizer sgd --momentum 0.9 --nesterov --weight-decay 5e-4 --no-decay-on-bias-and-norm\n  \
-    optimlab train --resume runs/sgd --epochs 40"
+    optimlab train --resume runs/sgd --epochs 40\n  \
+    optimlab train --resume runs/sgd --restart     # killed before its first checkpoint: start again"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -31,6 +34,10 @@ pub struct Args {
     /// Continue the run in this folder up to the --epochs/--iters total given
     #[arg(long, conflicts_with_all = ["config", "out"])]
     resume: Option<PathBuf>,
+    /// With --resume: start the run in that folder again from its config.toml, for a run
+    /// stopped before its first checkpoint
+    #[arg(long, requires = "resume")]
+    restart: bool,
     /// No progress output
     #[arg(long)]
     quiet: bool,
@@ -38,6 +45,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let run = match &args.resume {
+        Some(dir) if args.restart => Run::restart(dir)?.with_changes(&args.settings)?,
         Some(dir) => Run::resume(dir)?.with_changes(&args.settings)?,
         None => {
             let mut settings = match &args.config {
@@ -53,8 +61,13 @@ pub fn run(args: Args) -> Result<()> {
         }
     };
     // Subnormal arithmetic would otherwise dominate Adam's update late in training.
-    let run = run.flush_denormals(true);
+    let run = run
+        .flush_denormals(true)
+        .stop_flag(crate::signals::stop_flag());
     let out = run.dir().to_path_buf();
+    if !args.quiet {
+        super::data::note_csv_header(&run.resolved().config.data_config());
+    }
     let mut progress = Progress::new(args.quiet);
     let summary = run.train(&mut progress)?;
     progress.finish();
@@ -93,11 +106,13 @@ fn default_out(settings: &RunConfig) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// A progress bar on a terminal, epoch lines on stderr otherwise; nothing with `--quiet`.
+/// A progress bar on a terminal; otherwise epoch lines and, every few seconds, a plain
+/// progress line on stderr (logs of long runs show they are alive); nothing with `--quiet`.
 struct Progress {
     quiet: bool,
     bar: Option<ProgressBar>,
     last_accuracies: String,
+    plain: Option<crate::commands::PlainProgress>,
 }
 
 impl Progress {
@@ -106,6 +121,7 @@ impl Progress {
             quiet,
             bar: None,
             last_accuracies: String::new(),
+            plain: None,
         }
     }
 
@@ -136,11 +152,19 @@ impl RunObserver for Progress {
             );
             bar.set_position(info.start_iter as u64);
             self.bar = Some(bar);
+        } else {
+            self.plain = Some(crate::commands::PlainProgress::new(
+                info.start_iter as u64,
+                info.total_iters as u64,
+            ));
         }
         self.println(info.description.clone());
     }
 
     fn iteration(&mut self, r: &IterRecord) {
+        if let Some(p) = &mut self.plain {
+            p.update(r.iter as u64 + 1, || format!("loss {:.4}", r.loss));
+        }
         if let Some(b) = &self.bar
             && r.iter % 20 == 0
         {

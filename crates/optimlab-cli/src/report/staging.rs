@@ -10,6 +10,9 @@ pub struct Staging {
     target: PathBuf,
     dir: PathBuf,
     committed: bool,
+    lock_path: PathBuf,
+    /// `.NAME.lock` beside the target: one process writes a report at a time.
+    _lock: optimlab::train::FolderLock,
 }
 
 /// Files that mark a folder as a report this module wrote (and so may be replaced).
@@ -48,16 +51,23 @@ impl Staging {
         }
         std::fs::create_dir_all(&parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
+        let lock_path = parent.join(format!(".{name}.lock"));
+        let lock = optimlab::train::FolderLock::acquire_file(&lock_path, target)?;
         let dir = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if dir.exists() {
             let _ = std::fs::remove_dir_all(&dir);
         }
         std::fs::create_dir(&dir)
             .with_context(|| format!("cannot write in {}", parent.display()))?;
+        // Ctrl-C during an experiment must not leave the staging folder behind.
+        crate::signals::cleanup_on_signal(&dir);
+        crate::signals::cleanup_on_signal(&lock_path);
         Ok(Self {
+            lock_path,
             target: target.to_path_buf(),
             dir,
             committed: false,
+            _lock: lock,
         })
     }
 
@@ -104,6 +114,8 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
+        crate::signals::keep(&self.dir);
+        crate::signals::keep(&self.lock_path);
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

@@ -1,6 +1,6 @@
 //! Where data comes from (`--data`) and how the flags turn it into train / validation / test.
 
-use super::csv::{self, LabelColumn};
+use super::csv::{self, CsvHeader, LabelColumn};
 use super::{DataError, Dataset, digits, idx};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -59,7 +59,11 @@ pub enum DataSource {
     /// A folder holding the four MNIST-format files (raw or `.gz`).
     Folder(PathBuf),
     /// A CSV file: label column + features; 20 % held out as test with a fixed seed.
-    Csv { path: PathBuf, label: LabelColumn },
+    Csv {
+        path: PathBuf,
+        label: LabelColumn,
+        header: CsvHeader,
+    },
 }
 
 impl DataSource {
@@ -93,6 +97,7 @@ impl DataSource {
                     DataSource::Csv {
                         path: p,
                         label: label.map(LabelColumn::parse).unwrap_or_default(),
+                        header: CsvHeader::Auto,
                     }
                 } else {
                     return Err(DataError::Missing {
@@ -165,8 +170,12 @@ impl DataSource {
     pub fn load(&self) -> Result<(Dataset, Dataset), DataError> {
         match self {
             DataSource::Digits => digits::train_test(),
-            DataSource::Csv { path, label } => {
-                let all = csv::load(path, label)?;
+            DataSource::Csv {
+                path,
+                label,
+                header,
+            } => {
+                let all = csv::load_with(path, label, *header)?;
                 let (mut train, mut test) = all.split(CSV_TEST_FRACTION, CSV_SPLIT_SEED);
                 if train.is_empty() || test.is_empty() {
                     return Err(DataError::invalid(
@@ -207,6 +216,12 @@ pub struct DataConfig {
     pub test_limit: Option<usize>,
     /// `--cache DIR`: overrides the cache folder (see [`cache_dir`]).
     pub cache: Option<PathBuf>,
+    /// `--header` (CSV only): whether the first row is a header (default: detected).
+    pub header: CsvHeader,
+    /// `--classes N`: the class count, when the labels do not show it; a label ≥ N is an
+    /// error. Unset: the largest label + 1, refused when most of those classes have no
+    /// sample (a stray 255 or 9999 among labels 0–9).
+    pub classes: Option<usize>,
 }
 
 impl Default for DataConfig {
@@ -218,6 +233,8 @@ impl Default for DataConfig {
             train_limit: None,
             test_limit: None,
             cache: None,
+            header: CsvHeader::Auto,
+            classes: None,
         }
     }
 }
@@ -245,7 +262,68 @@ impl DataConfig {
     /// The data source these flags name.
     pub fn source(&self) -> Result<DataSource, DataError> {
         let cache = cache_dir(self.cache.as_deref())?;
-        DataSource::parse(&self.data, self.label_column.as_deref(), &cache)
+        let mut source = DataSource::parse(&self.data, self.label_column.as_deref(), &cache)?;
+        if let DataSource::Csv { header, .. } = &mut source {
+            *header = self.header;
+        }
+        Ok(source)
+    }
+
+    /// The class count of `train` and `test` (see [`DataConfig::classes`]).
+    fn check_classes(&self, train: &Dataset, test: &Dataset) -> Result<usize, DataError> {
+        let labels = || train.labels.iter().chain(&test.labels).copied();
+        let Some(max) = labels().max() else {
+            return Ok(self.classes.unwrap_or(train.classes));
+        };
+        if let Some(n) = self.classes {
+            if n == 0 || max >= n {
+                let (set, i) = train
+                    .labels
+                    .iter()
+                    .position(|&l| l >= n)
+                    .map(|i| (&train.name, i))
+                    .or_else(|| {
+                        test.labels
+                            .iter()
+                            .position(|&l| l >= n)
+                            .map(|i| (&test.name, i))
+                    })
+                    .unwrap_or((&train.name, 0));
+                return Err(DataError::Config {
+                    flag: "--classes".into(),
+                    value: n.to_string(),
+                    problem: format!("sample {i} of {set} has label {max}, not below {n}"),
+                });
+            }
+            return Ok(n);
+        }
+        let mut seen = vec![false; max + 1];
+        labels().for_each(|l| seen[l] = true);
+        let empty = seen.iter().filter(|s| !**s).count();
+        if empty * 2 > max + 1 {
+            let (set, i) = train
+                .labels
+                .iter()
+                .position(|&l| l == max)
+                .map(|i| (&train.name, i))
+                .or_else(|| {
+                    test.labels
+                        .iter()
+                        .position(|&l| l == max)
+                        .map(|i| (&test.name, i))
+                })
+                .unwrap_or((&train.name, 0));
+            return Err(DataError::invalid(
+                set,
+                format!(
+                    "sample {i} has label {max}, which makes {} classes of which {empty} have no sample; a stray label? (--classes {} if intended)",
+                    max + 1,
+                    max + 1
+                ),
+            ));
+        }
+        // A loader may know more classes than the labels show (digits: 10).
+        Ok(train.classes.max(test.classes).max(max + 1))
     }
 
     /// Checks the numeric flags without loading anything.
@@ -282,8 +360,11 @@ impl DataConfig {
     }
 
     /// [`prepare`](Self::prepare) on already loaded (train, test) sets.
-    pub fn split(&self, train: Dataset, test: Dataset) -> Result<Splits, DataError> {
+    pub fn split(&self, mut train: Dataset, mut test: Dataset) -> Result<Splits, DataError> {
         self.check()?;
+        let classes = self.check_classes(&train, &test)?;
+        train.classes = classes;
+        test.classes = classes;
         let limit = |d: Dataset, n: Option<usize>| match n {
             Some(n) if n < d.len() => {
                 let mut t = d.take(n);

@@ -148,13 +148,24 @@ pub struct Trajectory {
     pub values: Vec<f64>,
 }
 
-/// Runs `steps` updates of `optimizer` on `function` from `start`.
+/// The longest path [`run`] records (24 bytes a point: 240 MB): a billion steps would
+/// otherwise abort on allocation.
+pub const MAX_STEPS: usize = 10_000_000;
+
+/// Runs `steps` updates of `optimizer` on `function` from `start`; refuses more than
+/// [`MAX_STEPS`].
 pub fn run<T: Scalar>(
     function: TestFunction,
     optimizer: &mut Optimizer<T>,
     start: [f64; 2],
     steps: usize,
 ) -> Result<Trajectory, OptimError> {
+    if steps > MAX_STEPS {
+        return Err(OptimError::TooManySteps {
+            steps,
+            max: MAX_STEPS,
+        });
+    }
     let mut p = Point::new(T::from_f64(start[0]), T::from_f64(start[1]));
     let mut positions = Vec::with_capacity(steps + 1);
     let mut values = Vec::with_capacity(steps + 1);
@@ -194,6 +205,18 @@ mod tests {
                 assert!((gy - ny).abs() < 1e-5 * (1.0 + ny.abs()), "{f:?} dy");
             }
         }
+    }
+
+    #[test]
+    fn a_billion_steps_are_refused_before_allocating() {
+        let config = crate::optim::OptimizerConfig {
+            name: Some(crate::optim::OptimizerName::Sgd),
+            ..Default::default()
+        };
+        let mut opt = config.resolve().unwrap().build::<f64>().unwrap();
+        let err = run(TestFunction::Book, &mut opt, [1.0, 1.0], 1_000_000_000).unwrap_err();
+        assert!(matches!(err, OptimError::TooManySteps { .. }), "{err}");
+        assert!(err.to_string().contains("1000000000 steps"), "{err}");
     }
 
     #[test]

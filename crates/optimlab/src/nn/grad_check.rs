@@ -71,6 +71,21 @@ fn poke<T: Scalar>(net: &mut dyn Parameters<T>, param: usize, index: usize, v: T
     old
 }
 
+/// The most parameters [`check_network`] checks: each costs two forward passes.
+pub const MAX_CHECKED_PARAMS: usize = 1_000_000;
+
+/// Refuses, before the network is built, a check [`check_network`] would refuse.
+pub fn check_size(config: &super::NetworkConfig) -> Result<(), NnError> {
+    let params = config.parameter_count();
+    if params > MAX_CHECKED_PARAMS as u128 {
+        return Err(NnError::GradCheckTooLarge {
+            params: usize::try_from(params).unwrap_or(usize::MAX),
+            max: MAX_CHECKED_PARAMS,
+        });
+    }
+    Ok(())
+}
+
 /// Compares the network's backprop gradients with central differences of its training-mode
 /// loss on `(x, labels)`, for every parameter. Dropout masks are frozen during the check.
 pub fn check_network<T: Scalar>(
@@ -79,6 +94,15 @@ pub fn check_network<T: Scalar>(
     labels: &[usize],
     h: f64,
 ) -> Result<Vec<GradCheck>, NnError> {
+    // Two forward passes per parameter: a huge network would run for days.
+    let mut count = 0usize;
+    net.visit_params(&mut |p| count += p.value.len());
+    if count > MAX_CHECKED_PARAMS {
+        return Err(NnError::GradCheckTooLarge {
+            params: count,
+            max: MAX_CHECKED_PARAMS,
+        });
+    }
     net.loss(x, labels, Mode::Train)?;
     net.freeze_dropout_masks(true);
     net.backward(x, labels)?;

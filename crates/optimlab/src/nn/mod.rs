@@ -18,7 +18,7 @@ pub use dropout::{Dropout, DropoutConfig, DropoutStyle};
 pub use init::{Init, fill_normal};
 pub use layer::{Layer, Mode, TensorVisitor, TensorVisitorMut};
 pub use loss::{CrossEntropy, SoftmaxCrossEntropy, argmax_rows};
-pub use network::{Network, NetworkConfig};
+pub use network::{MEMORY_CEILING, Network, NetworkConfig, human_bytes};
 // The parameter vocabulary lives below `nn` and `optim`; re-exported here for convenience.
 pub use crate::param::{ParamKind, ParamMut, Parameters};
 
@@ -49,4 +49,16 @@ pub enum NnError {
     LabelRange { label: usize, classes: usize },
     #[error("backward called without a preceding loss computation")]
     NoForward,
+    #[error(
+        "a gradient check of {params} parameters takes two forward passes each; at most {max} are checked (use smaller layers)"
+    )]
+    GradCheckTooLarge { params: usize, max: usize },
+    /// A size whose memory or work is far beyond any sensible run (usually a typo such as
+    /// `--hidden 200000,200000`): refused up front instead of aborting on allocation.
+    #[error("{what} would need {} ({bytes} bytes), above optimlab's limit of {}", human_bytes(*.bytes), human_bytes(*.limit))]
+    TooLarge {
+        what: String,
+        bytes: u128,
+        limit: u128,
+    },
 }

@@ -11,6 +11,28 @@ use crate::rng::{self, Purpose};
 use crate::tensor::{Matrix, Scalar, Threads};
 use serde::{Deserialize, Serialize};
 
+/// The most memory a network may need to train (parameters, gradients, optimizer state and
+/// one batch's activations, as [`NetworkConfig::memory_bytes`] estimates it): 16 GiB. Larger
+/// sizes are almost always typos, and would abort the process when allocated; they are
+/// refused with the bytes they would need.
+pub const MEMORY_CEILING: u64 = 16 << 30;
+
+/// `1.5 GiB`-style rendering of a byte count, for size errors.
+pub fn human_bytes(bytes: u128) -> String {
+    const UNITS: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 /// Everything that defines a network's architecture and initial weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetworkConfig {
@@ -66,11 +88,70 @@ impl NetworkConfig {
             });
         }
         self.init.validate()?;
+        // The parameters alone (one sample): caught for every library user that builds one.
+        self.check_memory(1, 4)?;
         if let Some(bn) = &self.batch_norm {
             bn.validate()?;
         }
         if let Some(d) = &self.dropout {
             d.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl NetworkConfig {
+    /// Number of weights and biases (batch-norm scales and shifts included). Sizes not known
+    /// yet (input or output 0) count as 0, so this is a lower bound until the data is loaded.
+    pub fn parameter_count(&self) -> u128 {
+        let sizes = self.sizes();
+        let dense: u128 = sizes.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
+        let bn: u128 = if self.batch_norm.is_some() {
+            self.hidden.iter().map(|&h| 2 * h as u128).sum()
+        } else {
+            0
+        };
+        dense + bn
+    }
+
+    fn sizes(&self) -> Vec<u128> {
+        std::iter::once(self.input)
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(self.output))
+            .map(|n| n as u128)
+            .collect()
+    }
+
+    /// Estimated bytes to train with batches of `batch` samples of `elem_bytes`-byte floats:
+    /// four copies of the parameters (values, gradients, two optimizer moments) and four of
+    /// every layer's outputs per sample (dense, batch norm, activation, dropout mask).
+    pub fn memory_bytes(&self, batch: usize, elem_bytes: usize) -> u128 {
+        let units: u128 = self.sizes().iter().sum();
+        let elem = elem_bytes as u128;
+        4 * self.parameter_count() * elem + 4 * units * batch.max(1) as u128 * elem
+    }
+
+    /// Refuses a network whose [`memory_bytes`](Self::memory_bytes) exceed [`MEMORY_CEILING`].
+    pub fn check_memory(&self, batch: usize, elem_bytes: usize) -> Result<(), NnError> {
+        let bytes = self.memory_bytes(batch, elem_bytes);
+        if bytes > MEMORY_CEILING as u128 {
+            // Input and output are 0 until the data is loaded: shown as `?`.
+            let last = self.hidden.len() + 1;
+            let layers: Vec<String> = (self.sizes().iter().enumerate())
+                .map(|(i, &n)| match n {
+                    0 if i == 0 || i == last => "?".to_string(),
+                    n => n.to_string(),
+                })
+                .collect();
+            return Err(NnError::TooLarge {
+                what: format!(
+                    "the network {} ({} parameters, batches of {batch})",
+                    layers.join("-"),
+                    self.parameter_count()
+                ),
+                bytes,
+                limit: MEMORY_CEILING as u128,
+            });
         }
         Ok(())
     }

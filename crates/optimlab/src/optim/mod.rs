@@ -55,6 +55,9 @@ pub enum OptimError {
     ParamMismatch { expected: String, found: String },
     #[error("optimizer state has no entry '{0}'")]
     MissingState(String),
+    /// A 2-D trajectory longer than [`crate::experiments::trajectory::MAX_STEPS`].
+    #[error("{steps} steps would need {} to record the path, above the limit of {max} steps", crate::nn::human_bytes(*.steps as u128 * 24))]
+    TooManySteps { steps: usize, max: usize },
     #[error("optimizer state '{key}' has {found} elements, the parameter has {expected}")]
     StateShape {
         key: String,

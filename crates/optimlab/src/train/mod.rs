@@ -22,6 +22,6 @@ pub use evaluate::evaluate;
 pub use model::{Model, ModelEvaluation, ModelNetwork};
 pub use records::{EpochRecord, Evaluation, Evaluations, IterRecord};
 pub use run::{
-    NoObserver, ResolvedRun, Run, RunConfig, RunError, RunInfo, RunObserver, RunSummary,
+    FolderLock, NoObserver, ResolvedRun, Run, RunConfig, RunError, RunInfo, RunObserver, RunSummary,
 };
 pub use trainer::{Progress, TrainData, Trainer, TrainerState};

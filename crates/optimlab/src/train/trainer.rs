@@ -16,6 +16,7 @@ use crate::optim::{Optimizer, Scheduler};
 use crate::rng::{self, Purpose};
 use crate::tensor::{FlushDenormals, Matrix, Scalar};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The data a run trains and evaluates on.
 pub struct TrainData<'a> {
@@ -178,7 +179,18 @@ impl<T: Scalar> Trainer<T> {
     pub fn run_epoch(
         &mut self,
         data: &TrainData<'_>,
+        on_iter: impl FnMut(&IterRecord),
+    ) -> Result<(EpochRecord, Progress), TrainError> {
+        self.run_epoch_until(data, on_iter, &AtomicBool::new(false))
+    }
+
+    /// [`Trainer::run_epoch`], ending early (a partial epoch, as when an iteration budget ends
+    /// inside one) after the step during which `stop` was raised.
+    pub fn run_epoch_until(
+        &mut self,
+        data: &TrainData<'_>,
         mut on_iter: impl FnMut(&IterRecord),
+        stop: &AtomicBool,
     ) -> Result<(EpochRecord, Progress), TrainError> {
         let total = self.total_iters();
         if self.iter >= total {
@@ -194,7 +206,12 @@ impl<T: Scalar> Trainer<T> {
         let per_epoch = self.batches.per_epoch();
         let n = (per_epoch - self.iter % per_epoch).min(total - self.iter);
         let mut loss_sum = 0.0;
+        let mut done = 0;
         for _ in 0..n {
+            if done > 0 && stop.load(Ordering::Relaxed) {
+                break;
+            }
+            done += 1;
             let lr = self
                 .scheduler
                 .as_ref()
@@ -229,7 +246,7 @@ impl<T: Scalar> Trainer<T> {
             }
         }
 
-        let train_loss = loss_sum / n as f64;
+        let train_loss = loss_sum / done as f64;
         let eval = match self.config.eval_at {
             EvalAt::EpochEnd => Some(self.evaluate_all(data)?),
             _ => None,

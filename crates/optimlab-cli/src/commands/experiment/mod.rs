@@ -20,6 +20,7 @@ use optimlab::experiments::Progress;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[command(after_help = "Example:\n  optimlab experiment optimizers --iters 500 --seeds 3")]
 pub struct Args {
     #[command(subcommand)]
     which: Which,
@@ -29,23 +30,38 @@ pub struct Args {
 #[command(allow_external_subcommands = true)]
 enum Which {
     /// Optimizer paths over the contour lines of f = x²/20 + y² (one panel per optimizer)
+    #[command(
+        after_help = "Example:\n  optimlab experiment trajectories --optimizers sgd:0.95,adam:0.3 --steps 30"
+    )]
     Trajectories(Single<trajectories::Flags>),
     /// Training loss of SGD, Momentum, AdaGrad, Adam… on the same network and batches
+    #[command(
+        after_help = "Example:\n  optimlab experiment optimizers --iters 500 --optimizers sgd,momentum,adagrad,adam --seeds 3"
+    )]
     Optimizers(Single<optimizers::Flags>),
     /// Histograms of hidden-layer activations per weight scale and activation function
+    #[command(
+        after_help = "Example:\n  optimlab experiment init-activations --inits 1,0.01,xavier,he"
+    )]
     InitActivations(Single<init_activations::Flags>),
     /// Training loss with weights at std 0.01, Xavier and He
+    #[command(after_help = "Example:\n  optimlab experiment init-compare --iters 500")]
     InitCompare(Single<init_compare::Flags>),
     /// Training accuracy with and without batch normalization, per weight scale (4 × 4 grid)
+    #[command(after_help = "Example:\n  optimlab experiment batch-norm --epochs 10")]
     BatchNorm(Single<batch_norm::Flags>),
     /// Train and test accuracy of an overfitting network without and with weight decay
+    #[command(after_help = "Example:\n  optimlab experiment weight-decay --weight-decay 0,0.1")]
     WeightDecay(Single<overfit::WeightDecayFlags>),
     /// Train and test accuracy of an overfitting network with several dropout ratios
+    #[command(after_help = "Example:\n  optimlab experiment dropout --dropout 0,0.15,0.2")]
     Dropout(Single<overfit::DropoutFlags>),
     /// The book's hyperparameter search: random search of learning rate and weight decay on a
     /// validation split, the best 20 printed as the book does (`optimlab tune` for more)
+    #[command(after_help = "Example:\n  optimlab experiment search --trials 20 --epochs 10")]
     Search(crate::commands::experiment_search::Args),
     /// Every experiment, with one index page linking the reports
+    #[command(after_help = "Example:\n  optimlab experiment all --out experiments")]
     All(Common),
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -109,6 +125,8 @@ pub struct Ctx<'a> {
     common: &'a Common,
     data: std::sync::OnceLock<Splits>,
     bar: Option<indicatif::ProgressBar>,
+    /// Plain progress lines when stderr is not a terminal (and not `--quiet`).
+    plain: bool,
 }
 
 impl Ctx<'_> {
@@ -125,6 +143,8 @@ impl Ctx<'_> {
             train_limit: self.common.train_limit,
             test_limit: self.common.test_limit,
             cache: None,
+            header: Default::default(),
+            classes: None,
         }
         .prepare()
         .with_context(|| format!("--data {name}"))?;
@@ -148,10 +168,19 @@ impl Ctx<'_> {
             bar.set_position(0);
             bar.set_message(label.to_string());
         }
+        let plain = self
+            .plain
+            .then(|| std::sync::Mutex::new(crate::commands::PlainProgress::new(0, 1)));
+        let label = label.to_string();
         move |p: Progress| {
             if let Some(bar) = &bar {
                 bar.set_length(p.total);
                 bar.set_position(p.done);
+            }
+            if let Some(plain) = &plain {
+                let mut plain = plain.lock().unwrap_or_else(|e| e.into_inner());
+                plain.set_total(p.total);
+                plain.update(p.done, || label.clone());
             }
         }
     }
@@ -268,6 +297,7 @@ fn new_ctx(common: &Common) -> Ctx<'_> {
         common,
         data: std::sync::OnceLock::new(),
         bar,
+        plain: !common.quiet && !std::io::IsTerminal::is_terminal(&std::io::stderr()),
     }
 }
 

@@ -37,6 +37,8 @@ pub(crate) fn check_hidden(setting: &'static str, hidden: &[usize]) -> Result<()
             "at least one hidden layer, each of at least 1 unit",
         ));
     }
+    // Hidden layers far too large to allocate are refused before anything is trained.
+    crate::nn::NetworkConfig::new(crate::Preset::Book, 0, hidden.to_vec(), 0).check_memory(1, 8)?;
     Ok(())
 }
 

@@ -519,7 +519,10 @@ impl LossStudy<'_> {
         check_at_least_one("batch size", self.batch_size)?;
         check_at_least_one("iterations", self.iterations)?;
         check_at_least_one("tail", self.tail)?;
-        check_hidden("hidden sizes", self.hidden)
+        check_hidden("hidden sizes", self.hidden)?;
+        NetworkConfig::new(self.preset, 0, self.hidden.to_vec(), 0)
+            .check_memory(self.batch_size, 8)?;
+        Ok(())
     }
 
     /// Trains every spec under every seed on `train` and records the loss of each iteration.

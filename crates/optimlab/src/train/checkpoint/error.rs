@@ -73,6 +73,16 @@ pub enum CheckpointError {
         misshaped: Vec<Misshaped>,
         extra: Vec<String>,
     },
+    #[error(
+        "{}: tensor '{name}' holds {value} at element {index}; weights must be finite",
+        path.display()
+    )]
+    NonFinite {
+        path: PathBuf,
+        name: String,
+        index: usize,
+        value: f64,
+    },
     #[error("{}: bad metadata '{key}': {reason}", path.display())]
     Metadata {
         path: PathBuf,
@@ -89,7 +99,23 @@ fn describe_mismatch(missing: &[String], misshaped: &[Misshaped], extra: &[Strin
     if !misshaped.is_empty() {
         let list: Vec<String> = misshaped
             .iter()
-            .map(|m| format!("{} (file {:?}, network {:?})", m.name, m.file, m.network))
+            .map(|m| {
+                // PyTorch's nn.Linear keeps W as out × in, the book (and optimlab) as in × out.
+                let transposed = m.file.len() == 2
+                    && m.file.iter().rev().eq(m.network.iter())
+                    && m.file != m.network;
+                format!(
+                    "{} (file {:?}, network {:?}{})",
+                    m.name,
+                    m.file,
+                    m.network,
+                    if transposed {
+                        "; transposed: optimlab stores W as inputs × outputs"
+                    } else {
+                        ""
+                    }
+                )
+            })
             .collect();
         parts.push(format!("wrong shape {}", list.join(", ")));
     }

@@ -206,6 +206,15 @@ pub(super) fn read_tensors<T: Scalar>(
             });
         }
         let values = from_le_bytes::<T>(dtype, view.data()).ok_or_else(wrong)?;
+        // A NaN or infinite weight would only show up later as a NaN loss or prediction.
+        if let Some(i) = values.iter().position(|v| !v.as_f64().is_finite()) {
+            return Err(CheckpointError::NonFinite {
+                path: path.to_path_buf(),
+                name: name.to_string(),
+                index: i,
+                value: values[i].as_f64(),
+            });
+        }
         if let Some(key) = name.strip_prefix(OPTIM_PREFIX) {
             optim.insert(key.to_string(), values);
         } else {

@@ -43,6 +43,13 @@ pub struct RunConfig {
     /// Label column of a CSV file (index, or name with a header)
     #[cfg_attr(feature = "clap", arg(long))]
     pub label_column: Option<String>,
+    /// Whether a CSV file's first row is a header: auto (when none of its fields is a
+    /// number), yes or no
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub header: Option<crate::data::csv::CsvHeader>,
+    /// Number of classes, when the labels do not show it (a label at or above it is an error)
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub classes: Option<usize>,
     /// Train on the first N training samples only
     #[cfg_attr(feature = "clap", arg(long))]
     pub train_limit: Option<usize>,
@@ -223,6 +230,7 @@ impl RunConfig {
             ("early_stop", big_usize(self.early_stop)),
             ("checkpoint_every", big_usize(self.checkpoint_every)),
             ("threads", big_usize(self.threads)),
+            ("classes", big_usize(self.classes)),
             (
                 "hidden",
                 self.hidden
@@ -260,6 +268,8 @@ impl RunConfig {
         DataConfig {
             data: self.data.clone().unwrap_or_else(|| "digits".into()),
             label_column: self.label_column.clone(),
+            header: self.header.unwrap_or_default(),
+            classes: self.classes,
             val_fraction: self.val_fraction.unwrap_or(0.0),
             train_limit: self.train_limit,
             test_limit: self.test_limit,

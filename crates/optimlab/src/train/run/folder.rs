@@ -22,6 +22,138 @@ pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
 /// The trained weights with the configuration that rebuilds the network.
 pub const MODEL_FILE: &str = "model.safetensors";
 
+/// The lock file that keeps a second process out of a run folder (it holds the owner's PID).
+pub const LOCK_FILE: &str = ".lock";
+
+/// Holds a run folder (or an experiment's report folder) for this process; removes its lock
+/// file when dropped.
+#[derive(Debug)]
+pub struct FolderLock {
+    path: PathBuf,
+}
+
+impl FolderLock {
+    /// Takes `dir/.lock`, creating it with this process's PID. A lock held by a live process is
+    /// refused; one left by a process that no longer runs (killed) is taken over.
+    pub fn acquire(dir: &Path) -> Result<FolderLock, RunError> {
+        Self::acquire_file(&dir.join(LOCK_FILE), dir)
+    }
+
+    /// [`FolderLock::acquire`] with the lock file at `path` (beside a folder that is replaced
+    /// as a whole, such as a report); `what` is named in the error.
+    pub fn acquire_file(path: &Path, what: &Path) -> Result<FolderLock, RunError> {
+        let path = path.to_path_buf();
+        let dir = what;
+        for _ in 0..2 {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    write!(f, "{}", std::process::id()).map_err(|e| {
+                        RunError::io_with(format!("cannot write {}", path.display()), e)
+                    })?;
+                    return Ok(FolderLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u32>().ok());
+                    if owner.is_some_and(process_alive) {
+                        return Err(RunError::Config(format!(
+                            "{} is in use by process {} (lock file {}); wait for it to finish",
+                            dir.display(),
+                            owner.unwrap_or_default(),
+                            path.display()
+                        )));
+                    }
+                    // Stale: its process is gone (or the file is unreadable). Take it over.
+                    std::fs::remove_file(&path).ok();
+                }
+                Err(e) => {
+                    return Err(RunError::io_with(
+                        format!("cannot create the lock file {}", path.display()),
+                        e,
+                    ));
+                }
+            }
+        }
+        Err(RunError::Config(format!(
+            "{} is in use by another process (lock file {})",
+            dir.display(),
+            path.display()
+        )))
+    }
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        std::fs::remove_file(&self.path).ok();
+    }
+}
+
+/// Whether process `pid` runs. Only Linux can tell (through /proc); elsewhere a lock is kept
+/// until removed by hand.
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Removes the temporary files (`.NAME.tmp-*`) an interrupted atomic write left behind. Call
+/// with the folder locked, so no other process is writing one.
+pub(super) fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            std::fs::remove_file(entry.path()).ok();
+        }
+    }
+}
+
+/// Refuses to resume when `config.toml` no longer says what the checkpoint was trained with,
+/// naming the keys that changed (the budget and threads may change).
+pub(super) fn check_config_unchanged(
+    current: &super::RunConfig,
+    saved: &str,
+    checkpoint: &Path,
+) -> Result<(), RunError> {
+    // Resolved as `current` was, so defaults made explicit since compare equal.
+    let saved = super::RunConfig::from_toml_str(saved, &checkpoint.display().to_string())?
+        .resolve()?
+        .config;
+    let strip = |c: &super::RunConfig| -> Result<toml::Table, RunError> {
+        let mut t = c.table()?;
+        for key in ["epochs", "iters", "threads", "resolved"] {
+            t.remove(key);
+        }
+        Ok(t)
+    };
+    let (a, b) = (strip(current)?, strip(&saved)?);
+    let mut changed: Vec<&str> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| k.as_str())
+        .collect();
+    changed.sort_unstable();
+    changed.dedup();
+    if !changed.is_empty() {
+        return Err(RunError::Config(format!(
+            "{} was changed since the checkpoint was written ({} differ); --resume keeps the run's settings: restore them, or start a new run",
+            checkpoint.with_file_name(CONFIG_FILE).display(),
+            changed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// Restores a resumed run's state from its folder, or loads `init_from` weights.
 pub(super) fn prepare<T: Scalar>(
     resolved: &ResolvedRun,
@@ -32,6 +164,7 @@ pub(super) fn prepare<T: Scalar>(
     if resume {
         let path = out.join(CHECKPOINT_FILE);
         let ckpt = checkpoint::load::<T>(&path)?;
+        check_config_unchanged(&resolved.config, &ckpt.meta.config, &path)?;
         ckpt.apply_to_network(&mut trainer.net)?;
         ckpt.restore_network_rngs(&mut trainer.net)?;
         let bad = |what: String| RunError::Config(format!("{}: {what}", path.display()));

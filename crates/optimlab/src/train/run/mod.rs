@@ -21,7 +21,9 @@ mod folder;
 mod resolve;
 
 pub use config::RunConfig;
-pub use folder::{CHECKPOINT_FILE, CONFIG_FILE, HISTORY_FILE, MODEL_FILE, SUMMARY_FILE};
+pub use folder::{
+    CHECKPOINT_FILE, CONFIG_FILE, FolderLock, HISTORY_FILE, LOCK_FILE, MODEL_FILE, SUMMARY_FILE,
+};
 pub use resolve::ResolvedRun;
 
 use crate::data::DataError;
@@ -32,6 +34,8 @@ use crate::train::checkpoint::CheckpointError;
 use crate::train::{EpochRecord, IterRecord, Progress, TrainData, TrainError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Why a run could not start, go on or finish. Every message names the file or setting.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,10 @@ pub enum RunError {
         checkpoint_intact: bool,
         summary: Box<RunSummary>,
     },
+    /// The stop flag ([`Run::stop_flag`]) was raised: the current step finished and a
+    /// checkpoint was written, so the run can be resumed.
+    #[error("stopped at iteration {iter}; a checkpoint is in {}", dir.display())]
+    Interrupted { dir: PathBuf, iter: usize },
 }
 
 impl RunError {
@@ -139,6 +147,7 @@ pub struct Run {
     dir: PathBuf,
     resume: bool,
     flush_denormals: bool,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Run {
@@ -158,6 +167,29 @@ impl Run {
             resolved,
             dir,
             resume: false,
+            stop: None,
+        })
+    }
+
+    /// The run in `dir` started again from scratch with its `config.toml`: for a run stopped
+    /// before its first checkpoint was written, which [`Run::resume`] cannot continue. A
+    /// folder with a checkpoint is refused (resume it instead).
+    pub fn restart(dir: impl AsRef<Path>) -> Result<Run, RunError> {
+        let dir = dir.as_ref().to_path_buf();
+        if dir.join(CHECKPOINT_FILE).is_file() {
+            return Err(RunError::Config(format!(
+                "{} has a checkpoint: continue it with --resume (without --restart)",
+                dir.display()
+            )));
+        }
+        let config = RunConfig::from_path(&dir.join(CONFIG_FILE))?;
+        let resolved = config.resolve()?;
+        Ok(Run {
+            flush_denormals: resolved.train.flush_denormals,
+            resolved,
+            dir,
+            resume: false,
+            stop: None,
         })
     }
 
@@ -168,11 +200,19 @@ impl Run {
         let dir = dir.as_ref().to_path_buf();
         let config = RunConfig::from_path(&dir.join(CONFIG_FILE))?;
         let resolved = config.resolve()?;
+        if !dir.join(CHECKPOINT_FILE).is_file() {
+            return Err(RunError::Config(format!(
+                "{} has no checkpoint (the run stopped before its first one); start it again with --resume {} --restart",
+                dir.display(),
+                dir.display()
+            )));
+        }
         Ok(Run {
             flush_denormals: resolved.train.flush_denormals,
             resolved,
             dir,
             resume: true,
+            stop: None,
         })
     }
 
@@ -219,6 +259,13 @@ impl Run {
         self
     }
 
+    /// A flag checked after every training step (a signal handler sets it): when raised, the
+    /// run finishes the step, writes a checkpoint and returns [`RunError::Interrupted`].
+    pub fn stop_flag(mut self, flag: Arc<AtomicBool>) -> Run {
+        self.stop = Some(flag);
+        self
+    }
+
     /// The resolved settings.
     pub fn resolved(&self) -> &ResolvedRun {
         &self.resolved
@@ -250,6 +297,9 @@ impl Run {
         folder::prepare(resolved, &out, self.resume, &mut trainer)?;
         // Everything is checked: only now is the run folder created.
         folder::ensure_writable(&out)?;
+        // One process per folder; then what a killed writer left behind can go.
+        let _lock = FolderLock::acquire(&out)?;
+        folder::remove_stale_temps(&out);
         if trainer.early_stopped() {
             return Err(RunError::Config(format!(
                 "nothing to do: {} was stopped early at epoch {} (no validation improvement)",
@@ -267,6 +317,16 @@ impl Run {
         }
         if !self.resume {
             folder::write_atomic(&out.join(CONFIG_FILE), resolved.to_toml()?.as_bytes())?;
+            // A restarted run (`Run::restart`) begins its history anew.
+            match std::fs::remove_file(out.join(HISTORY_FILE)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(RunError::io_with(
+                        format!("cannot remove {}", out.join(HISTORY_FILE).display()),
+                        e,
+                    ));
+                }
+                _ => {}
+            }
         }
         let mut history = folder::History::open(&out, self.resume, trainer.iter())?;
         observer.started(&RunInfo {
@@ -296,11 +356,17 @@ impl Run {
         let mut best_val: Option<f64> = None;
         let mut status = "completed";
         let mut error = None;
+        let never = AtomicBool::new(false);
+        let stop: &AtomicBool = self.stop.as_deref().unwrap_or(&never);
         loop {
-            let result = trainer.run_epoch(&data, |r| {
-                history.iteration(r);
-                observer.iteration(r);
-            });
+            let result = trainer.run_epoch_until(
+                &data,
+                |r| {
+                    history.iteration(r);
+                    observer.iteration(r);
+                },
+                stop,
+            );
             history.check()?;
             match result {
                 Ok((record, progress)) => {
@@ -319,6 +385,14 @@ impl Run {
                     }
                     if finished {
                         break;
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        folder::save_checkpoint(resolved, &out, &mut trainer)?;
+                        history.finish()?;
+                        return Err(RunError::Interrupted {
+                            dir: out.clone(),
+                            iter: trainer.iter(),
+                        });
                     }
                 }
                 Err(TrainError::Diverged { loss, iter }) => {

@@ -120,12 +120,20 @@ impl ResolvedRun {
         if s.epochs.is_some() && s.iters.is_some() {
             return invalid("set epochs or iters, not both".into());
         }
+        // Without a validation set plateau would quietly watch the training loss instead.
+        if matches!(schedule, Some(Schedule::Plateau(_))) && s.val_fraction.unwrap_or(0.0) == 0.0 {
+            return invalid(
+                "--schedule plateau watches the validation loss: set --val-fraction too".into(),
+            );
+        }
         if train.early_stopping.is_some() && s.val_fraction.unwrap_or(0.0) == 0.0 {
             return invalid(
                 "early stopping watches the validation set: set --val-fraction too".into(),
             );
         }
         train.validate()?;
+        // Before any data is loaded: the hidden layers alone can be far too large.
+        network.check_memory(train.batch_size, dtype.bytes())?;
         let checkpoint_every = s.checkpoint_every.unwrap_or(1);
         if checkpoint_every == 0 {
             return invalid("invalid checkpoint_every = 0: must be at least 1".into());
@@ -164,6 +172,9 @@ impl ResolvedRun {
     pub fn trainer<T: Scalar>(&mut self, train: &Dataset) -> Result<Trainer<T>, RunError> {
         self.network.input = train.dim;
         self.network.output = train.classes;
+        // Now with the data's input and output sizes: refuse what cannot be allocated.
+        self.network
+            .check_memory(self.train.batch_size, std::mem::size_of::<T>())?;
         let net =
             Network::<T>::build_with_threads(&self.network, self.seed, Threads(self.threads))?;
         let optimizer = self.optimizer.build::<T>()?;
