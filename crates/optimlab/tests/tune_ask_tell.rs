@@ -123,3 +123,83 @@ fn a_leased_trial_not_renewed_is_taken_over_and_its_tell_is_dropped() {
     assert_eq!(trials[0].state, TrialState::Fail);
     assert_eq!(study.best_trial().unwrap().unwrap().number, 1);
 }
+
+/// The study reads only what changed since its last look and keeps the trials between asks;
+/// a sampler is still a pure function of (seed, number, stored trials): every proposal equals,
+/// bit for bit, what the sampler gives on a full fresh read of the storage. Two trials run at
+/// once (constant liar), some are pruned or fail, and the storages read incrementally in
+/// different ways (memory and journal: a change log; SQLite: new and unfinished trials).
+#[test]
+fn proposals_from_the_cached_trials_equal_those_from_a_full_read() {
+    use optimlab::tune::sampler::SampleContext;
+    let dir = tempfile::tempdir().unwrap();
+    let urls = [
+        "memory".to_string(),
+        format!("journal:{}", dir.path().join("j.log").display()),
+        format!("sqlite:{}", dir.path().join("s.db").display()),
+    ];
+    for url in &urls {
+        for sampler in ["tpe", "tpe:independent", "cmaes"] {
+            let storage: Arc<dyn Storage> = Arc::from(optimlab::tune::storage::open(url).unwrap());
+            let mut study = quadratic_study(storage.clone(), sampler, "none", 40);
+            // Each sampler its own study in the same storage.
+            if !study.trials().unwrap().is_empty() {
+                study = Study::create_or_open(
+                    storage.clone(),
+                    &format!("q-{sampler}"),
+                    Direction::Minimize,
+                    &study.space.clone(),
+                    &study.settings.clone(),
+                )
+                .unwrap();
+            }
+            let mut held = None;
+            let mut k = 0;
+            while let Some(trial) = study.ask().unwrap() {
+                let stored = storage.trials(study.info.id).unwrap();
+                let fresh = study
+                    .sampler()
+                    .sample(&SampleContext {
+                        space: &study.space,
+                        trials: &stored,
+                        number: trial.number(),
+                        direction: study.direction(),
+                        fixed: &Default::default(),
+                    })
+                    .unwrap();
+                let got = trial.internal_params();
+                assert_eq!(got.len(), fresh.len());
+                for (name, v) in &got {
+                    assert_eq!(
+                        v.to_bits(),
+                        fresh[name].to_bits(),
+                        "{url} {sampler} trial {}",
+                        trial.number()
+                    );
+                }
+                let x = trial.float("x").unwrap();
+                k += 1;
+                let result = match k % 7 {
+                    3 => Err(TrialStop::Failed("no".into())),
+                    5 => Err(TrialStop::Pruned),
+                    _ => Ok((x - 2.0).powi(2)),
+                };
+                // Every third trial waits while the next one is asked (it is Running then).
+                if k % 3 == 0 && held.is_none() {
+                    held = Some((trial, result));
+                    continue;
+                }
+                study.tell(trial, result).unwrap();
+                if let Some((t, r)) = held.take() {
+                    study.tell(t, r).unwrap();
+                }
+            }
+            let best = study.best_trial().unwrap().unwrap();
+            let all = storage.trials(study.info.id).unwrap();
+            assert_eq!(
+                Some(&best),
+                optimlab::tune::study::best_of(&all, Direction::Minimize)
+            );
+        }
+    }
+}

@@ -23,7 +23,8 @@ use super::trial::{Direction, FrozenTrial, Params};
 pub struct SampleContext<'a> {
     pub space: &'a Space,
     /// Every trial of the study so far, in number order: finished ones and those still
-    /// running (whose parameters are set but whose value is not yet known).
+    /// running (whose parameters are set but whose value is not yet known). Empty for a
+    /// sampler whose [`Sampler::needs_history`] is false.
     pub trials: &'a [FrozenTrial],
     /// The number of the trial being sampled.
     pub number: u64,
@@ -40,6 +41,13 @@ pub trait Sampler: Send + Sync {
 
     /// The name as given on the command line, e.g. `tpe`.
     fn name(&self) -> &str;
+
+    /// Whether the sampler reads [`SampleContext::trials`]. A sampler that does not (random,
+    /// QMC: a function of the seed and the trial's number) is given no trials, and the
+    /// study does not read them for it.
+    fn needs_history(&self) -> bool {
+        true
+    }
 
     /// How many distinct trials the sampler can propose in `space`, when finite (the grid
     /// sampler's grid size): a study stops once that many trials exist.

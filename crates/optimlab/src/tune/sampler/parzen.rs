@@ -66,6 +66,9 @@ enum Dim {
         sigmas: Vec<f64>,
         /// ln(Φ((H − μ)/σ) − Φ((L − μ)/σ)) per component.
         log_mass: Vec<f64>,
+        /// Per kernel: 1/σ, and the constant of the log density (see [`truncnorm::log_norm`]).
+        inv_sigmas: Vec<f64>,
+        log_norms: Vec<f64>,
     },
     Categorical {
         /// Per component, the probability of each choice.
@@ -208,20 +211,27 @@ impl Parzen {
                     mus,
                     sigmas,
                     log_mass,
+                    inv_sigmas,
+                    log_norms,
                     ..
                 } => {
                     let t = |v: f64| if *log { v.ln() } else { v };
                     if *step == 0.0 {
                         let v = t(xd);
-                        for (c, lp) in per_component.iter_mut().enumerate() {
-                            *lp += truncnorm::log_pdf(
-                                v,
-                                mus[c],
-                                sigmas[c],
-                                *adapted_low,
-                                *adapted_high,
-                                log_mass[c],
-                            );
+                        if v < *adapted_low || v > *adapted_high {
+                            per_component
+                                .iter_mut()
+                                .for_each(|lp| *lp = f64::NEG_INFINITY);
+                            continue;
+                        }
+                        for (((lp, mu), inv), norm) in per_component
+                            .iter_mut()
+                            .zip(mus)
+                            .zip(inv_sigmas)
+                            .zip(log_norms)
+                        {
+                            let z = (v - mu) * inv;
+                            *lp += -0.5 * z * z + norm;
                         }
                     } else {
                         let (left, right) = (t(xd - step / 2.0), t(xd + step / 2.0));
@@ -262,7 +272,8 @@ fn numeric(col: &[f64], low: f64, high: f64, step: f64, log: bool) -> Dim {
     }
     let n = mus.len();
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&i, &j| mus[i].total_cmp(&mus[j]));
+    // Ties broken by index: the order a stable sort gives, without its buffer.
+    order.sort_unstable_by(|&i, &j| mus[i].total_cmp(&mus[j]).then(i.cmp(&j)));
     let mut ends = Vec::with_capacity(n + 2);
     ends.push(lo);
     ends.extend(order.iter().map(|&i| mus[i]));
@@ -282,10 +293,16 @@ fn numeric(col: &[f64], low: f64, high: f64, step: f64, log: bool) -> Dim {
     }
     mus.push(0.5 * (lo + hi));
     sigmas.push(hi - lo);
-    let log_mass = mus
+    let log_mass: Vec<f64> = mus
         .iter()
         .zip(&sigmas)
         .map(|(m, s)| truncnorm::log_gauss_mass((lo - m) / s, (hi - m) / s))
+        .collect();
+    let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
+    let log_norms = sigmas
+        .iter()
+        .zip(&log_mass)
+        .map(|(&s, &m)| truncnorm::log_norm(s, m))
         .collect();
     Dim::Numeric {
         low,
@@ -297,6 +314,8 @@ fn numeric(col: &[f64], low: f64, high: f64, step: f64, log: bool) -> Dim {
         mus,
         sigmas,
         log_mass,
+        inv_sigmas,
+        log_norms,
     }
 }
 

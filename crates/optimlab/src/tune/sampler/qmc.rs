@@ -41,6 +41,10 @@ impl QmcSampler {
 }
 
 impl Sampler for QmcSampler {
+    fn needs_history(&self) -> bool {
+        false
+    }
+
     fn sample(&self, ctx: &SampleContext) -> Result<Params> {
         let dims = ctx.space.params.len();
         let point = match self.sequence {

@@ -27,6 +27,10 @@ pub fn sample_random(seed: u64, ctx: &SampleContext) -> Result<Params> {
 }
 
 impl Sampler for RandomSampler {
+    fn needs_history(&self) -> bool {
+        false
+    }
+
     fn sample(&self, ctx: &SampleContext) -> Result<Params> {
         sample_random(self.seed, ctx)
     }

@@ -158,7 +158,8 @@ pub fn split_trials(
     let (mut complete, mut pruned): (Vec<&FrozenTrial>, Vec<&FrozenTrial>) = finished
         .into_iter()
         .partition(|t| t.state == TrialState::Complete);
-    complete.sort_by(|a, b| {
+    // Unstable sorts: every key ends with the trial's number, so the order is total.
+    complete.sort_unstable_by(|a, b| {
         let (x, y) = (
             sign * a.value.unwrap_or(f64::NAN),
             sign * b.value.unwrap_or(f64::NAN),
@@ -173,7 +174,7 @@ pub fn split_trials(
             None => (1, 0.0),
         }
     };
-    pruned.sort_by(|a, b| {
+    pruned.sort_unstable_by(|a, b| {
         let (sa, sb) = (score(a), score(b));
         sa.0.cmp(&sb.0)
             .then(sa.1.total_cmp(&sb.1))
@@ -184,8 +185,8 @@ pub fn split_trials(
     let mut above = ranked.split_off(n_below.min(ranked.len()));
     let mut below = ranked;
     above.extend(running);
-    below.sort_by_key(|t| t.number);
-    above.sort_by_key(|t| t.number);
+    below.sort_unstable_by_key(|t| t.number);
+    above.sort_unstable_by_key(|t| t.number);
     (below, above)
 }
 
@@ -198,7 +199,18 @@ pub fn search_space_groups<'s>(
     space: &'s Space,
 ) -> Vec<Vec<&'s ParamSpec>> {
     let mut groups: Vec<BTreeSet<&str>> = Vec::new();
+    // Refining by a key set already applied changes nothing (every group is then inside it
+    // or outside it), so each distinct key set is applied once: most studies have one.
+    let mut applied: Vec<&FrozenTrial> = Vec::new();
     for t in finished {
+        if applied
+            .iter()
+            .rev()
+            .any(|a| a.params.len() == t.params.len() && a.params.keys().eq(t.params.keys()))
+        {
+            continue;
+        }
+        applied.push(t);
         let mut keys: BTreeSet<&str> = t.params.keys().map(String::as_str).collect();
         let mut next = Vec::with_capacity(2 * groups.len() + 1);
         for g in &groups {

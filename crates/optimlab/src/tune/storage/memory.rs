@@ -4,7 +4,7 @@
 /// Checks a state that ends a trial (shared by the back ends).
 pub(crate) use super::model::check_final;
 use super::model::{Model, lease_value};
-use super::{Storage, StudyInfo, attrs, iso_now};
+use super::{Storage, StudyInfo, TrialChanges, TrialsSeen, attrs, iso_now};
 use crate::tune::distribution::Distribution;
 use crate::tune::error::Result;
 use crate::tune::trial::{Direction, FrozenTrial, TrialState};
@@ -146,6 +146,10 @@ impl Storage for MemoryStorage {
 
     fn trials(&self, study: u64) -> Result<Vec<FrozenTrial>> {
         self.lock().study_trials(study)
+    }
+
+    fn trials_since(&self, study: u64, seen: &TrialsSeen) -> Result<TrialChanges> {
+        self.lock().changed_since(study, seen.version)
     }
 
     fn import_trial(&self, study: u64, trial: &FrozenTrial) -> Result<u64> {

@@ -70,6 +70,30 @@ pub struct StudyInfo {
     pub system_attrs: BTreeMap<String, Value>,
 }
 
+/// What a reader already holds of a study's trials, so that [`Storage::trials_since`] can
+/// answer with only what changed. Each back end uses the part it understands.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrialsSeen {
+    /// The back end's version of the study when the reader last caught up (memory and
+    /// journal: a count of changes in this process); `None`: nothing held yet.
+    pub version: Option<u64>,
+    /// The reader holds the trials numbered below this.
+    pub count: u64,
+    /// Numbers of held trials that were Waiting or Running (they may have changed since).
+    pub unfinished: Vec<u64>,
+}
+
+/// The answer of [`Storage::trials_since`].
+#[derive(Clone, Debug, Default)]
+pub struct TrialChanges {
+    /// The trials that may have changed or are new, in number order; with `all`, every
+    /// trial of the study (what the reader held is to be dropped).
+    pub trials: Vec<FrozenTrial>,
+    pub all: bool,
+    /// The version to pass next time.
+    pub version: Option<u64>,
+}
+
 pub trait Storage: Send + Sync {
     /// Creates a study; fails if the name is taken.
     fn create_study(
@@ -138,6 +162,19 @@ pub trait Storage: Send + Sync {
 
     /// Every trial of the study, in number order.
     fn trials(&self, study: u64) -> Result<Vec<FrozenTrial>>;
+
+    /// The trials that changed since what the reader holds (`seen`): new trials, and every
+    /// trial that may have changed since. A finished trial (Complete, Pruned, Fail) does
+    /// not change except when reaping marks it re-queued, which happens with the state
+    /// change. The default answers with every trial ([`TrialChanges::all`]).
+    fn trials_since(&self, study: u64, seen: &TrialsSeen) -> Result<TrialChanges> {
+        let _ = seen;
+        Ok(TrialChanges {
+            trials: self.trials(study)?,
+            all: true,
+            version: None,
+        })
+    }
 
     /// Copies a trial as it is (any state, all values and attributes) into a study under the
     /// next number: `tune import/export`. Returns the new trial's number.
@@ -288,6 +325,9 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
     }
     fn trials(&self, study: u64) -> Result<Vec<FrozenTrial>> {
         (**self).trials(study)
+    }
+    fn trials_since(&self, study: u64, seen: &TrialsSeen) -> Result<TrialChanges> {
+        (**self).trials_since(study, seen)
     }
     fn import_trial(&self, study: u64, trial: &FrozenTrial) -> Result<u64> {
         (**self).import_trial(study, trial)

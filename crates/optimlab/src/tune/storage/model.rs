@@ -4,11 +4,11 @@
 //! The memory storage keeps one `Model` behind a mutex; the journal storage rebuilds one by
 //! replaying its file. The SQL storages apply the same rules in SQL.
 
-use super::{StudyInfo, attrs, iso_now, unix_now};
+use super::{StudyInfo, TrialChanges, attrs, iso_now, unix_now};
 use crate::tune::error::{Result, TuneError};
 use crate::tune::trial::{Direction, FrozenTrial, TrialState};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// One study and its trial ids in number order.
@@ -16,6 +16,15 @@ use std::time::Duration;
 pub(crate) struct StudyRec {
     pub info: StudyInfo,
     pub trials: Vec<u64>,
+    /// The ids of the trials touched (created or borrowed mutably), in order, repeats kept:
+    /// its length is the study's version, and `log[v..]` is what changed since version `v`.
+    pub log: Vec<u64>,
+    /// How much of `log` `unfinished` and `requeued` have taken in.
+    synced: usize,
+    /// Ids of the Waiting and Running trials (as of `synced`).
+    unfinished: BTreeSet<u64>,
+    /// Ids of the trials marked `optimlab:requeued_as` (they do not count for the budget).
+    requeued: BTreeSet<u64>,
 }
 
 /// Studies by id; trials by id (the index into `trials`), each with its study id.
@@ -223,6 +232,10 @@ impl Model {
             StudyRec {
                 info: info.clone(),
                 trials: Vec::new(),
+                log: Vec::new(),
+                synced: 0,
+                unfinished: BTreeSet::new(),
+                requeued: BTreeSet::new(),
             },
         );
         Ok(info)
@@ -235,11 +248,65 @@ impl Model {
             .ok_or_else(|| TuneError::Storage(format!("no trial with id {id}")))
     }
 
+    /// A trial to change: recorded in its study's log as changed.
     pub fn trial_mut(&mut self, id: u64) -> Result<&mut FrozenTrial> {
-        self.trials
+        let (study, t) = self
+            .trials
             .get_mut(id as usize)
-            .map(|(_, t)| t)
-            .ok_or_else(|| TuneError::Storage(format!("no trial with id {id}")))
+            .ok_or_else(|| TuneError::Storage(format!("no trial with id {id}")))?;
+        if let Some(s) = self.studies.get_mut(study) {
+            s.log.push(id);
+        }
+        Ok(t)
+    }
+
+    /// Brings a study's index of unfinished and re-queued trials up to date with its log.
+    fn sync_index(&mut self, study: u64) -> Result<()> {
+        let s = self
+            .studies
+            .get_mut(&study)
+            .ok_or_else(|| TuneError::NoStudy(format!("#{study}")))?;
+        for &id in &s.log[s.synced..] {
+            let t = &self.trials[id as usize].1;
+            if matches!(t.state, TrialState::Waiting | TrialState::Running) {
+                s.unfinished.insert(id);
+            } else {
+                s.unfinished.remove(&id);
+            }
+            if counts_for_budget(t) {
+                s.requeued.remove(&id);
+            } else {
+                s.requeued.insert(id);
+            }
+        }
+        s.synced = s.log.len();
+        Ok(())
+    }
+
+    /// The trials of a study changed since `version` (a length of its log; `None`: all),
+    /// in number order, and the study's version now.
+    pub fn changed_since(&self, study: u64, version: Option<u64>) -> Result<TrialChanges> {
+        let s = self.study(study)?;
+        let now = s.log.len() as u64;
+        Ok(match version {
+            Some(v) if v <= now => {
+                // Ids grow with numbers within a study: id order is number order.
+                let ids: BTreeSet<u64> = s.log[v as usize..].iter().copied().collect();
+                TrialChanges {
+                    trials: ids
+                        .iter()
+                        .map(|&id| self.trials[id as usize].1.clone())
+                        .collect(),
+                    all: false,
+                    version: Some(now),
+                }
+            }
+            _ => TrialChanges {
+                trials: self.study_trials(study)?,
+                all: true,
+                version: Some(now),
+            },
+        })
     }
 
     /// The trial if `worker` may write to it.
@@ -256,6 +323,7 @@ impl Model {
         t.id = id;
         t.number = s.trials.len() as u64;
         s.trials.push(id);
+        s.log.push(id);
         self.trials.push((study, t));
         Ok(id)
     }
@@ -270,18 +338,19 @@ impl Model {
     }
 
     /// What a claim takes: the lowest-numbered Waiting trial, else a new one within budget.
-    pub fn next_claim(&self, study: u64, budget: Option<u64>) -> Result<Claim> {
+    /// What a claim takes. Ids grow with numbers within a study, so the lowest Waiting id
+    /// is the lowest-numbered Waiting trial. O(unfinished trials), not O(trials).
+    pub fn next_claim(&mut self, study: u64, budget: Option<u64>) -> Result<Claim> {
+        self.sync_index(study)?;
         let s = self.study(study)?;
-        let mut counted = 0u64;
-        for &id in &s.trials {
-            let t = &self.trials[id as usize].1;
-            if t.state == TrialState::Waiting {
-                return Ok(Claim::Waiting(id));
-            }
-            if counts_for_budget(t) {
-                counted += 1;
-            }
+        if let Some(&id) = s
+            .unfinished
+            .iter()
+            .find(|&&id| self.trials[id as usize].1.state == TrialState::Waiting)
+        {
+            return Ok(Claim::Waiting(id));
         }
+        let counted = (s.trials.len() - s.requeued.len()) as u64;
         Ok(match budget {
             Some(b) if counted >= b => Claim::Nothing,
             _ => Claim::New,
@@ -289,9 +358,10 @@ impl Model {
     }
 
     /// Running trials of the study whose lease has expired by `now`.
-    pub fn expired(&self, study: u64, now: f64) -> Result<Vec<u64>> {
+    pub fn expired(&mut self, study: u64, now: f64) -> Result<Vec<u64>> {
+        self.sync_index(study)?;
         let s = self.study(study)?;
-        Ok(s.trials
+        Ok(s.unfinished
             .iter()
             .copied()
             .filter(|&id| {

@@ -19,7 +19,7 @@ use super::model::{
     TrialRows, attr_map, blank_trial, check_fence, check_final, lease_of, lease_value,
     requeue_copy, retries_of,
 };
-use super::{Storage, StudyInfo, attrs, iso_now, unix_now};
+use super::{Storage, StudyInfo, TrialChanges, TrialsSeen, attrs, iso_now, unix_now};
 use crate::tune::distribution::Distribution;
 use crate::tune::error::{Result, TuneError};
 use crate::tune::trial::{Direction, FrozenTrial, TrialState};
@@ -257,6 +257,12 @@ impl SqliteStorage {
             (Some(s), None) => ("t.study_id = ?1", s as i64),
             (None, None) => unreachable!("a study or a trial"),
         };
+        self.load_where(c, filter, key)
+    }
+
+    /// Loads the trials `filter` selects (SQL on `trials t`, with `?1` bound to `key`), in
+    /// number order.
+    fn load_where(&self, c: &Connection, filter: &str, key: i64) -> Result<Vec<FrozenTrial>> {
         let mut trials = TrialRows::default();
         let heads = self.rows(
             c,
@@ -681,7 +687,14 @@ impl Storage for SqliteStorage {
             self.check_study(c, study)?;
             let now = unix_now();
             let running: Vec<FrozenTrial> = self
-                .load_trials(c, Some(study), None)?
+                .load_where(
+                    c,
+                    &format!(
+                        "t.study_id = ?1 AND t.state = {}",
+                        TrialState::Running.code()
+                    ),
+                    study as i64,
+                )?
                 .into_iter()
                 .filter(|t| {
                     t.state == TrialState::Running && lease_of(t).is_some_and(|(_, exp)| exp < now)
@@ -708,6 +721,25 @@ impl Storage for SqliteStorage {
         self.read(|c| {
             self.check_study(c, study)?;
             self.load_trials(c, Some(study), None)
+        })
+    }
+
+    /// The trials numbered from `seen.count` on and those `seen` holds unfinished: a finished
+    /// trial is only changed by the transaction that finishes it.
+    fn trials_since(&self, study: u64, seen: &TrialsSeen) -> Result<TrialChanges> {
+        let numbers: Vec<String> = seen.unfinished.iter().map(u64::to_string).collect();
+        let filter = format!(
+            "t.study_id = ?1 AND (t.number >= {} OR t.number IN ({}))",
+            seen.count,
+            numbers.join(",")
+        );
+        self.read(|c| {
+            self.check_study(c, study)?;
+            Ok(TrialChanges {
+                trials: self.load_where(c, &filter, study as i64)?,
+                all: false,
+                version: None,
+            })
         })
     }
 

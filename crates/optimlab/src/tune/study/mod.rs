@@ -9,6 +9,7 @@
 //! thread renews while the objective runs; a worker that dies stops renewing, the lease
 //! expires, and the next worker to look fails the trial and re-queues its parameters.
 
+mod cache;
 pub mod importance;
 mod trial_run;
 mod worker;
@@ -27,9 +28,11 @@ use super::settings::StudySettings;
 use super::space::Space;
 use super::storage::{Storage, StudyInfo, attrs};
 use super::trial::{Direction, FrozenTrial, TrialState};
+use cache::TrialCache;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// The prefix of the study system attributes holding the study's settings.
 const SETTING_PREFIX: &str = "optimlab:";
@@ -47,6 +50,28 @@ pub struct Study {
     pub settings: StudySettings,
     sampler: Box<dyn Sampler>,
     pruner: Box<dyn Pruner>,
+    /// The trials as last read, refreshed with only what changed (see `cache`).
+    cache: Mutex<TrialCache>,
+    /// When expired leases were last reaped, and how often to.
+    reaping: Mutex<ReapClock>,
+}
+
+/// How often a claim reaps expired leases at most: a lease that runs out is noticed within
+/// this long (or half the shortest lease this study claimed under, if shorter).
+pub const REAP_PERIOD: Duration = Duration::from_secs(1);
+
+struct ReapClock {
+    last: Option<Instant>,
+    period: Duration,
+}
+
+impl Default for ReapClock {
+    fn default() -> Self {
+        ReapClock {
+            last: None,
+            period: REAP_PERIOD,
+        }
+    }
 }
 
 impl Study {
@@ -86,6 +111,8 @@ impl Study {
                     settings: settings.clone(),
                     sampler: sampler_box,
                     pruner: pruner_box,
+                    cache: Mutex::default(),
+                    reaping: Mutex::default(),
                 })
             }
             Some(info) => {
@@ -149,6 +176,8 @@ impl Study {
                     settings,
                     sampler: sampler_box,
                     pruner: pruner_box,
+                    cache: Mutex::default(),
+                    reaping: Mutex::default(),
                 })
             }
         }
@@ -178,6 +207,8 @@ impl Study {
             settings,
             sampler,
             pruner,
+            cache: Mutex::default(),
+            reaping: Mutex::default(),
         })
     }
 
@@ -207,14 +238,35 @@ impl Study {
         self.storage.trials(self.info.id)
     }
 
-    /// The best complete trial (direction aware; the lowest number wins a tie).
+    /// The best complete trial (direction aware; the lowest number wins a tie). Reads only
+    /// what changed since the study last looked.
     pub fn best_trial(&self) -> Result<Option<FrozenTrial>> {
-        Ok(best_of(&self.trials()?, self.direction()).cloned())
+        Ok(self.cached_trials()?.best().cloned())
     }
 
     /// How many trials are in each state.
     pub fn status(&self) -> Result<BTreeMap<&'static str, u64>> {
-        Ok(count_states(&self.trials()?))
+        Ok(count_states(&self.cached_trials()?.trials))
+    }
+
+    /// The trials as stored, brought up to date with what changed since the last look.
+    pub(crate) fn cached_trials(&self) -> Result<MutexGuard<'_, TrialCache>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.refresh(self.storage.as_ref(), self.info.id, self.direction())?;
+        Ok(cache)
+    }
+
+    /// Reaps expired leases if the last reap is a period old (`force`: now). Claiming under
+    /// `lease` shortens the period to half of it.
+    pub(crate) fn reap(&self, lease: Duration, max_retries: u32, force: bool) -> Result<bool> {
+        let mut clock = self.reaping.lock().unwrap_or_else(|e| e.into_inner());
+        clock.period = clock.period.min(lease / 2);
+        if !force && clock.last.is_some_and(|t| t.elapsed() < clock.period) {
+            return Ok(false);
+        }
+        self.storage.reap_expired(self.info.id, max_retries)?;
+        clock.last = Some(Instant::now());
+        Ok(true)
     }
 }
 

@@ -137,13 +137,14 @@ impl TrialRun<'_> {
         storage.report(self.trial.id, &self.worker, step, value)?;
         self.trial.intermediate.insert(step, value);
         self.last = Some((step, value));
-        let trials = storage.trials(self.study.info.id)?;
+        let cache = self.study.cached_trials()?;
+        let trials = &cache.trials;
         let current = trials
-            .iter()
-            .find(|t| t.number == self.trial.number)
+            .get(self.trial.number as usize)
+            .filter(|t| t.number == self.trial.number)
             .unwrap_or(&self.trial);
         let ctx = PruneContext {
-            trials: &trials,
+            trials,
             trial: current,
             step,
             direction: self.study.direction(),
@@ -315,22 +316,38 @@ impl Study {
         max_retries: u32,
     ) -> Result<Option<Claimed<'_>>> {
         let storage = &self.storage;
-        storage.reap_expired(self.info.id, max_retries)?;
-        let Some(mut trial) =
-            storage.claim_trial(self.info.id, worker, lease, claim_budget(self))?
-        else {
+        // Reaping reads every Running trial: it runs once a period, not before every claim.
+        // A claim that finds nothing to do reaps first in any case, so a study is never
+        // given up while an expired trial waits to be re-queued.
+        let reaped = self.reap(lease, max_retries, false)?;
+        let mut claimed = storage.claim_trial(self.info.id, worker, lease, claim_budget(self))?;
+        if claimed.is_none() && !reaped {
+            self.reap(lease, max_retries, true)?;
+            claimed = storage.claim_trial(self.info.id, worker, lease, claim_budget(self))?;
+        }
+        let Some(mut trial) = claimed else {
             return Ok(None);
         };
         let fixed = trial.internal_params();
-        let trials = storage.trials(self.info.id)?;
-        let ctx = SampleContext {
-            space: &self.space,
-            trials: &trials,
-            number: trial.number,
-            direction: self.direction(),
-            fixed: &fixed,
+        let sampled = if self.sampler.needs_history() {
+            let cache = self.cached_trials()?;
+            self.sampler.sample(&SampleContext {
+                space: &self.space,
+                trials: &cache.trials,
+                number: trial.number,
+                direction: self.direction(),
+                fixed: &fixed,
+            })
+        } else {
+            self.sampler.sample(&SampleContext {
+                space: &self.space,
+                trials: &[],
+                number: trial.number,
+                direction: self.direction(),
+                fixed: &fixed,
+            })
         };
-        let sampled = match self.sampler.sample(&ctx) {
+        let sampled = match sampled {
             Ok(p) => p,
             Err(e) => {
                 // A sampler that cannot propose fails this trial (with the reason); the

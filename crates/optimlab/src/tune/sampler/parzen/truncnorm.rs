@@ -233,6 +233,12 @@ pub fn log_gauss_mass(a: f64, b: f64) -> f64 {
 
 /// ln of the density at `x` of N(`mu`, `sigma`²) truncated to [`low`, `high`], given the
 /// interval's log mass `log_mass` = [`log_gauss_mass`]((low − μ)/σ, (high − μ)/σ); −∞ outside.
+/// The constant part of [`log_pdf`] for one kernel: `log_pdf = -z²/2 + log_norm` inside
+/// the bounds. Estimators compute it once per kernel, not once per density evaluation.
+pub fn log_norm(sigma: f64, log_mass: f64) -> f64 {
+    -LN_SQRT_2PI - log_mass - sigma.ln()
+}
+
 pub fn log_pdf(x: f64, mu: f64, sigma: f64, low: f64, high: f64, log_mass: f64) -> f64 {
     if x < low || x > high {
         return f64::NEG_INFINITY;

@@ -58,13 +58,13 @@ impl JournalStorage {
     /// write) and a note; after they are replayed, `then` reads the answer from the model.
     pub(super) fn locked<X, T>(
         &self,
-        decide: impl FnOnce(&Model) -> Result<(Vec<Value>, X)>,
+        decide: impl FnOnce(&mut Model) -> Result<(Vec<Value>, X)>,
         then: impl FnOnce(&Model, X) -> Result<T>,
     ) -> Result<T> {
         let mut r = self.replay.lock().unwrap_or_else(|e| e.into_inner());
         let _lock = FileLock::acquire(&self.path, &self.lock_path)?;
         self.catch_up(&mut r)?;
-        let (ops, note) = decide(&r.model)?;
+        let (ops, note) = decide(&mut r.model)?;
         if !ops.is_empty() {
             self.append(&ops)?;
             self.catch_up(&mut r)?;

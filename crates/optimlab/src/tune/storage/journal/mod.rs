@@ -40,7 +40,7 @@ mod replay;
 use super::model::{
     Claim, Model, blank_trial, check_fence, check_final, lease_value, requeue_copy, retries_of,
 };
-use super::{Storage, StudyInfo, attrs, iso_now, unix_now};
+use super::{Storage, StudyInfo, TrialChanges, TrialsSeen, attrs, iso_now, unix_now};
 use crate::tune::distribution::Distribution;
 use crate::tune::error::{Result, TuneError};
 use crate::tune::trial::{Direction, FrozenTrial, TrialState};
@@ -352,6 +352,11 @@ impl Storage for JournalStorage {
 
     fn trials(&self, study: u64) -> Result<Vec<FrozenTrial>> {
         self.caught_up()?.model.study_trials(study)
+    }
+
+    /// Catches up from the last offset read, then answers from the replayed model.
+    fn trials_since(&self, study: u64, seen: &TrialsSeen) -> Result<TrialChanges> {
+        self.caught_up()?.model.changed_since(study, seen.version)
     }
 
     fn import_trial(&self, study: u64, trial: &FrozenTrial) -> Result<u64> {

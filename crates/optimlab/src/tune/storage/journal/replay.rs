@@ -313,7 +313,10 @@ pub(super) fn apply(m: &mut Model, op: &Value) -> std::result::Result<(), String
                 .ok_or("field 'param_value_internal' is not a number")?;
             let d = dist_of(field(op, "distribution")?)?;
             if writable(m, id) {
-                m.trials[id as usize].1.params.insert(name.into(), (d, x));
+                m.trial_mut(id)
+                    .map_err(|e| e.to_string())?
+                    .params
+                    .insert(name.into(), (d, x));
             }
         }
         op::SET_TRIAL_STATE_VALUES => {
@@ -323,7 +326,7 @@ pub(super) fn apply(m: &mut Model, op: &Value) -> std::result::Result<(), String
             if !writable(m, id) {
                 return Ok(());
             }
-            let t = &mut m.trials[id as usize].1;
+            let t = m.trial_mut(id).map_err(|e| e.to_string())?;
             if state == TrialState::Running && t.state == TrialState::Running {
                 return Ok(()); // another worker claimed it first
             }
@@ -346,7 +349,10 @@ pub(super) fn apply(m: &mut Model, op: &Value) -> std::result::Result<(), String
             let x = num(field(op, "intermediate_value")?)
                 .ok_or("field 'intermediate_value' is not a number")?;
             if writable(m, id) {
-                m.trials[id as usize].1.intermediate.insert(step, x);
+                m.trial_mut(id)
+                    .map_err(|e| e.to_string())?
+                    .intermediate
+                    .insert(step, x);
             }
         }
         op::SET_TRIAL_USER_ATTR | op::SET_TRIAL_SYSTEM_ATTR => {
@@ -354,7 +360,7 @@ pub(super) fn apply(m: &mut Model, op: &Value) -> std::result::Result<(), String
             let user = code == op::SET_TRIAL_USER_ATTR;
             let kv = one_attr(op, if user { "user_attr" } else { "system_attr" })?;
             if writable(m, id) {
-                let t = &mut m.trials[id as usize].1;
+                let t = m.trial_mut(id).map_err(|e| e.to_string())?;
                 let map = if user {
                     &mut t.user_attrs
                 } else {
