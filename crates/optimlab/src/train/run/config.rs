@@ -162,7 +162,11 @@ impl RunConfig {
             toml::Value::Table(table.clone())
                 .try_into()
                 .map_err(|e: toml::de::Error| {
-                    RunError::Config(format!("{origin}: {}", e.message().trim()))
+                    // A table has no positions: read the text again for the line.
+                    match text.map(|t| (t, toml::from_str::<RunConfig>(t))) {
+                        Some((t, Err(with_span))) => toml_error(t, origin, &with_span),
+                        _ => RunError::Config(format!("{origin}: {}", e.message().trim())),
+                    }
                 })?;
         // Flattened structs cannot deny unknown fields in serde: a key that did not survive the
         // round trip was not read by any setting.
