@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 /// let config = OptimizerConfig {
 ///     lr: Some(0.1),
 ///     nesterov: Some(true),
+///     momentum: Some(0.9),
 ///     ..OptimizerConfig::new(OptimizerName::Sgd, Preset::Torch)
 /// };
 /// let resolved = config.resolve().unwrap();
