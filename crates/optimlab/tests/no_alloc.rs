@@ -3,7 +3,7 @@
 use optimlab::Preset;
 use optimlab::nn::{BatchNormConfig, DropoutConfig, DropoutStyle, Mode, Network, NetworkConfig};
 use optimlab::optim::{Clip, OPTIMIZER_NAMES, OptimizerConfig};
-use optimlab::tensor::Matrix;
+use optimlab::tensor::{Matrix, Threads};
 use optimlab::train::{BatchOrder, Batches};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,9 +28,23 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The counter is global: the tests take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Allocations made by `steps` training steps after `warmup` steps, on the book workload shape.
 fn allocations_per_run(net_config: &NetworkConfig, opt_config: &OptimizerConfig) -> usize {
-    let mut net = Network::<f32>::build(net_config, 1).unwrap();
+    allocations_per_run_threads(net_config, opt_config, 1, 8)
+}
+
+/// As [`allocations_per_run`], with `threads` threads (two split each batch across threads),
+/// counting `counted` steps.
+fn allocations_per_run_threads(
+    net_config: &NetworkConfig,
+    opt_config: &OptimizerConfig,
+    threads: usize,
+    counted: usize,
+) -> usize {
+    let mut net = Network::<f32>::build_with_threads(net_config, 1, Threads(threads)).unwrap();
     let mut opt = opt_config.build::<f32>().unwrap();
     let n = 512;
     let data: Vec<f32> = (0..n * 784)
@@ -65,11 +79,12 @@ fn allocations_per_run(net_config: &NetworkConfig, opt_config: &OptimizerConfig)
     for _ in 0..3 {
         step(false);
     }
-    (0..8).map(|_| step(true)).sum()
+    (0..counted).map(|_| step(true)).sum()
 }
 
 #[test]
 fn training_steps_do_not_allocate() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let plain = NetworkConfig::new(Preset::Torch, 784, vec![100; 4], 10);
     let mut full = plain.clone();
     full.batch_norm = Some(BatchNormConfig::preset(Preset::Torch));
@@ -90,5 +105,18 @@ fn training_steps_do_not_allocate() {
                 net.batch_norm.is_some()
             );
         }
+    }
+}
+
+#[test]
+fn two_thread_training_steps_do_not_allocate() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let plain = NetworkConfig::new(Preset::Torch, 784, vec![100; 4], 10);
+    let mut bn = plain.clone();
+    bn.batch_norm = Some(BatchNormConfig::preset(Preset::Torch));
+    let opt = OptimizerConfig::new("adam".parse().unwrap(), Preset::Torch);
+    for net in [&plain, &bn] {
+        // Many steps: a queue that allocated one block every few dozen tasks would show.
+        assert_eq!(allocations_per_run_threads(net, &opt, 2, 200), 0);
     }
 }

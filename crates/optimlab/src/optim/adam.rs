@@ -101,15 +101,15 @@ impl<T: Scalar> UpdateRule<T> for Adam {
         let n = value.len();
         match &mut state.buffers[..] {
             [m, v] => {
-                let it = value
-                    .iter_mut()
-                    .zip(&grad[..n])
-                    .zip(&mut m[..n])
-                    .zip(&mut v[..n]);
-                for (((w, &g), m), v) in it {
-                    moments(m, v, g);
-                    *w -= step * *m / (v.sqrt() * scale + eps);
-                }
+                let k = Consts {
+                    one_m_b1,
+                    b2,
+                    one_m_b2,
+                    step,
+                    scale,
+                    eps,
+                };
+                adam_pass_dispatch(value, &grad[..n], &mut m[..n], &mut v[..n], k);
             }
             [m, v, vmax] => {
                 let it = value
@@ -126,4 +126,63 @@ impl<T: Scalar> UpdateRule<T> for Adam {
             _ => unreachable!("adam keeps exp_avg, exp_avg_sq and with AMSGrad max_exp_avg_sq"),
         }
     }
+}
+
+/// The scalars of one Adam step.
+#[derive(Clone, Copy)]
+struct Consts<T> {
+    one_m_b1: T,
+    b2: T,
+    one_m_b2: T,
+    step: T,
+    scale: T,
+    eps: T,
+}
+
+/// One pass over a tensor: moments, then `W −= step·m / (√v·scale + ε)`.
+#[inline(always)]
+fn adam_pass<T: Scalar>(value: &mut [T], grad: &[T], m: &mut [T], v: &mut [T], k: Consts<T>) {
+    let n = value.len();
+    let it = value
+        .iter_mut()
+        .zip(&grad[..n])
+        .zip(&mut m[..n])
+        .zip(&mut v[..n]);
+    for (((w, &g), m), v) in it {
+        *m = *m + k.one_m_b1 * (g - *m);
+        *v = k.b2 * *v + k.one_m_b2 * g * g;
+        *w -= k.step * *m / (v.sqrt() * k.scale + k.eps);
+    }
+}
+
+/// [`adam_pass`] compiled for AVX2 when the CPU has it (the crate targets baseline SSE2): 8
+/// floats per instruction instead of 4. No FMA: every element rounds as in the SSE2 build.
+fn adam_pass_dispatch<T: Scalar>(
+    value: &mut [T],
+    grad: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    k: Consts<T>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked above).
+            unsafe { adam_pass_avx2(value, grad, m, v, k) };
+            return;
+        }
+    }
+    adam_pass(value, grad, m, v, k)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn adam_pass_avx2<T: Scalar>(
+    value: &mut [T],
+    grad: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    k: Consts<T>,
+) {
+    adam_pass(value, grad, m, v, k)
 }

@@ -3,7 +3,8 @@
 //! Transposed operands are faer views of the same row-major storage: nothing is copied.
 
 use super::{Matrix, Scalar};
-use faer::Accum;
+use faer::{Accum, MatMut, MatRef};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// How many threads a GEMM may use. One by default: at the shapes of these networks two threads
 /// gain little and collapse when the other core is busy; parallelise across runs instead.
@@ -66,14 +67,58 @@ pub fn gemm<T: Scalar>(
         (av.nrows(), bv.ncols(), bv.nrows()),
         "gemm shape mismatch"
     );
+    gemm_views(dst.view_mut(), av, bv, alpha, accumulate, threads);
+}
+
+/// [`gemm`] on faer views (row blocks of a batch, transposes already applied).
+pub(crate) fn gemm_views<T: Scalar>(
+    dst: MatMut<'_, T>,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    alpha: T,
+    accumulate: bool,
+    threads: Threads,
+) {
     let accum = if accumulate {
         Accum::Add
     } else {
         Accum::Replace
     };
-    let macs = av.nrows() * av.ncols() * bv.ncols();
-    faer::linalg::matmul::matmul(dst.view_mut(), accum, av, bv, alpha, threads.par(macs));
+    let macs = a.nrows() * a.ncols() * b.ncols();
+    faer::linalg::matmul::matmul(dst, accum, a, b, alpha, threads.par(macs));
     clear_upper_vector_state();
+}
+
+static CLOCK_ON: AtomicBool = AtomicBool::new(false);
+static CLOCK_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Wall time spent in GEMM sections, for `optimlab bench`'s GEMM share of a step. Off by
+/// default: then [`gemm_clock::timed`] costs one relaxed load.
+pub mod gemm_clock {
+    use super::*;
+
+    /// Starts (or stops) accumulating the time of [`timed`] sections.
+    pub fn enable(on: bool) {
+        CLOCK_ON.store(on, Ordering::Relaxed);
+    }
+
+    /// The time accumulated since the last call, in nanoseconds.
+    pub fn take_nanos() -> u64 {
+        CLOCK_NANOS.swap(0, Ordering::Relaxed)
+    }
+
+    /// Runs `f`, adding its wall time to the clock when the clock is on. Callers wrap a whole
+    /// GEMM section (all shards of a batch split), so time is counted once per section.
+    #[inline]
+    pub fn timed<R>(f: impl FnOnce() -> R) -> R {
+        if !CLOCK_ON.load(Ordering::Relaxed) {
+            return f();
+        }
+        let t0 = std::time::Instant::now();
+        let r = f();
+        CLOCK_NANOS.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        r
+    }
 }
 
 /// faer's kernels run in AVX/AVX-512 and may return with the upper halves of the vector

@@ -6,6 +6,7 @@ mod matrix;
 mod scalar;
 
 pub use denormal::FlushDenormals;
-pub use gemm::{Op, Threads, gemm};
+pub(crate) use gemm::gemm_views;
+pub use gemm::{Op, Threads, gemm, gemm_clock};
 pub use matrix::Matrix;
 pub use scalar::{DType, Scalar};
