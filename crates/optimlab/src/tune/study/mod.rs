@@ -18,7 +18,8 @@ pub use trial_run::{
     Decision, IN_PROCESS_LEASE, ObjectiveResult, TrialOutcome, TrialRun, TrialStop,
 };
 pub use worker::{
-    TrialCallback, WorkerOptions, WorkerReport, default_worker_prefix, run_worker, run_workers,
+    TrialCallback, WaitCallback, Waiting, WorkerOptions, WorkerReport, default_worker_prefix,
+    run_worker, run_workers,
 };
 
 use super::error::{Result, TuneError};
@@ -285,6 +286,15 @@ pub fn best_of(trials: &[FrozenTrial], direction: Direction) -> Option<&FrozenTr
         }
     }
     best
+}
+
+/// How many trials were failed and re-queued (marked `optimlab:requeued_as`): they do not
+/// count toward the budget, their retries do.
+pub fn requeued_count(trials: &[FrozenTrial]) -> u64 {
+    trials
+        .iter()
+        .filter(|t| t.system_attrs.contains_key(attrs::REQUEUED_AS))
+        .count() as u64
 }
 
 /// Counts by state name (every state present, zero included).
