@@ -432,19 +432,24 @@ fn check_largest(base: &RunConfig, space: &Space, dims: Option<(usize, usize)>) 
     if corner.len() < 2 {
         return Ok(());
     }
-    // Parameters that cannot be combined are the sampler's business, not a size problem.
-    let Ok(r) = overlay(base, &corner).and_then(|s| s.resolve().map_err(config_error)) else {
+    let too_large = |e: &dyn std::fmt::Display| {
+        let values: Vec<String> = corner.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        config_error(format!("search space: {} together: {e}", values.join(", ")))
+    };
+    let Ok(settings) = overlay(base, &corner) else {
         return Ok(());
+    };
+    let r = match settings.resolve() {
+        Ok(r) => r,
+        Err(e @ crate::train::RunError::Nn(crate::nn::NnError::TooLarge { .. })) => {
+            return Err(too_large(&e));
+        }
+        // Values that cannot be combined are the sampler's business, not a size problem.
+        Err(_) => return Ok(()),
     };
     network_of(&r, dims)
         .check_memory(r.train.batch_size, r.dtype.bytes())
-        .map_err(|e| {
-            let values: Vec<String> = corner.iter().map(|(k, v)| format!("{k} = {v}")).collect();
-            config_error(format!(
-                "search space: {} together: {e}",
-                values.join(", ")
-            ))
-        })
+        .map_err(|e| too_large(&e))
 }
 
 /// Values of `p`'s parents (and theirs, up the chain) under which `p` is active: the first
