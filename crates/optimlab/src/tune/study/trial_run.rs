@@ -349,6 +349,7 @@ impl Study {
         // The reaper compares the expiry with a later clock reading.
         std::thread::sleep(Duration::from_millis(2));
         self.storage.reap_expired(self.info.id, trial.max_retries)?;
+        self.ended_here.fetch_add(1, Ordering::SeqCst);
         let state = self
             .cached_trials()?
             .trials
@@ -484,7 +485,9 @@ fn finish(
         .map(|(k, (d, v))| (k.clone(), d.to_external(*v)))
         .collect();
     match study.storage.finish(trial.id, worker, state, value) {
-        Ok(()) => {}
+        Ok(()) => {
+            study.ended_here.fetch_add(1, Ordering::SeqCst);
+        }
         Err(TuneError::LeaseLost { .. }) => {
             return Ok(TrialOutcome {
                 number: trial.number,

@@ -109,7 +109,7 @@ pub fn run_worker(
             if let Some(cb) = &options.on_wait {
                 cb(&waiting);
             }
-            sleep_unless_stopped(options.heartbeat, options.stop.as_deref());
+            sleep_unless_stopped(study, options.heartbeat, options.stop.as_deref());
             continue;
         };
         ran += 1;
@@ -135,11 +135,15 @@ pub fn run_worker(
     Ok(report)
 }
 
-/// Sleeps `d`, waking early when `stop` is raised.
-fn sleep_unless_stopped(d: Duration, stop: Option<&AtomicBool>) {
+/// Sleeps `d`, waking early when `stop` is raised or another worker thread of this process
+/// ends a trial (the last trials of a study end without waiting out a heartbeat).
+fn sleep_unless_stopped(study: &Study, d: Duration, stop: Option<&AtomicBool>) {
     let until = Instant::now() + d;
+    let ended = study.ended_here.load(Ordering::SeqCst);
     loop {
-        if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+        if stop.is_some_and(|s| s.load(Ordering::SeqCst))
+            || study.ended_here.load(Ordering::SeqCst) != ended
+        {
             return;
         }
         let left = until.saturating_duration_since(Instant::now());
