@@ -532,7 +532,12 @@ fn book_search_prints_the_best_like_the_book_and_writes_a_report() {
 // Workers that die, stop or are told to stop, on every shared storage; journals Optuna reads.
 
 /// `tune CMD --study STUDY --storage STORAGE REST…`.
-fn tune_study<'a>(cmd: &'a str, storage: &'a str, study: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+fn tune_study<'a>(
+    cmd: &'a str,
+    storage: &'a str,
+    study: &'a str,
+    rest: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec!["tune", cmd, "--study", study, "--storage", storage];
     args.extend_from_slice(rest);
     args
@@ -587,10 +592,8 @@ fn results_of(dir: &Path, storage: &str, study: &str) -> Value {
         dir,
         &tune_study("report", storage, study, &["--out", &out_dir]),
     ));
-    serde_json::from_str(
-        &std::fs::read_to_string(dir.join(out_dir).join("results.json")).unwrap(),
-    )
-    .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(dir.join(out_dir).join("results.json")).unwrap())
+        .unwrap()
 }
 
 /// Every trial final, `budget` complete, and each failed trial's parameters re-run.
@@ -605,7 +608,9 @@ fn postgres_url(test: &str) -> Option<String> {
     match std::env::var("OPTIMLAB_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            println!("skipped {test} on PostgreSQL: OPTIMLAB_TEST_POSTGRES not set (run under scripts/with_postgres.sh)");
+            println!(
+                "skipped {test} on PostgreSQL: OPTIMLAB_TEST_POSTGRES not set (run under scripts/with_postgres.sh)"
+            );
             None
         }
     }
@@ -659,7 +664,10 @@ fn a_killed_worker_s_trial_is_finished_by_the_others(storage: &str, study: &str)
         .iter()
         .filter(|t| t["state"] == "FAIL")
         .collect();
-    assert!(!failed.is_empty(), "the killed trial should have failed: {r}");
+    assert!(
+        !failed.is_empty(),
+        "the killed trial should have failed: {r}"
+    );
     for f in failed {
         let reruns = r["trials"]
             .as_array()
@@ -819,7 +827,11 @@ fn sigint_gives_the_trial_back_and_prints_how_to_resume() {
     let r = results(&dir, storage);
     assert_eq!(count(&r, "RUNNING"), 0, "{r}");
     assert_eq!(trials_of(&r)[0]["state"], "FAIL", "{r}");
-    assert_eq!(count(&r, "WAITING"), 1, "the trial's parameters are re-queued: {r}");
+    assert_eq!(
+        count(&r, "WAITING"),
+        1,
+        "the trial's parameters are re-queued: {r}"
+    );
     // The retry runs first, with the interrupted trial's parameters.
     let out = optimlab_in(&dir, &tune("worker", storage, &["--quiet"]));
     assert_ok(&out);
@@ -923,7 +935,13 @@ fn optuna_loads_every_journal_optimlab_writes() {
             "sqlite:a.db",
             &space,
             "4",
-            &["--sampler", "random", "--pruner", "threshold:lower=0.6", "--quiet"],
+            &[
+                "--sampler",
+                "random",
+                "--pruner",
+                "threshold:lower=0.6",
+                "--quiet",
+            ],
         ),
     ));
     let copy = |cmd: &str, from: &str, to: &str| {
@@ -946,17 +964,29 @@ fn optuna_loads_every_journal_optimlab_writes() {
     std::fs::write(&torn, &text).unwrap();
     assert_ok(&optimlab_in(
         &dir,
-        &run_args("journal:run.jsonl", &space, "4", &["--sampler", "random", "--quiet"]),
+        &run_args(
+            "journal:run.jsonl",
+            &space,
+            "4",
+            &["--sampler", "random", "--quiet"],
+        ),
     ));
     let after = std::fs::read_to_string(&torn).unwrap();
-    assert!(!after.contains("\"dead\""), "the torn fragment is still there");
+    assert!(
+        !after.contains("\"dead\""),
+        "the torn fragment is still there"
+    );
     assert!(after.ends_with('\n'));
     let r = results(&dir, "journal:run.jsonl");
     assert_eq!(count(&r, "COMPLETE"), 4);
     assert_optuna_reads(&torn, "s", &r);
 
     // Read-only commands on a mistyped path: one line, and no file appears.
-    for (cmd, extra) in [("status", vec![]), ("best", vec![]), ("report", vec!["--out", "rep-x"])] {
+    for (cmd, extra) in [
+        ("status", vec![]),
+        ("best", vec![]),
+        ("report", vec!["--out", "rep-x"]),
+    ] {
         for url in ["sqlite:typo.db", "journal:typo.jsonl"] {
             let out = optimlab_in(&dir, &tune(cmd, url, &extra));
             assert_one_line_error(&out, url);
@@ -982,8 +1012,16 @@ fn searched_values_are_checked_against_the_settings_limits() {
         path.to_str().unwrap().to_string()
     };
     let cases = [
-        ("dropout.toml", "dropout = { type = \"float\", low = 0.0, high = 1.5 }", "dropout"),
-        ("hidden.toml", "hidden = { type = \"categorical\", choices = [\"16\", \"200000,200000\"] }", "bytes"),
+        (
+            "dropout.toml",
+            "dropout = { type = \"float\", low = 0.0, high = 1.5 }",
+            "dropout",
+        ),
+        (
+            "hidden.toml",
+            "hidden = { type = \"categorical\", choices = [\"16\", \"200000,200000\"] }",
+            "bytes",
+        ),
         (
             "together.toml",
             "hidden = { type = \"categorical\", choices = [\"16\", \"20000,20000\"] }\n\
@@ -1006,7 +1044,12 @@ fn searched_values_are_checked_against_the_settings_limits() {
     );
     let out = optimlab_in(
         &dir,
-        &run_args("sqlite:c.db", &space, "2", &["--sampler", "grid", "--quiet"]),
+        &run_args(
+            "sqlite:c.db",
+            &space,
+            "2",
+            &["--sampler", "grid", "--quiet"],
+        ),
     );
     assert_ok(&out);
     let r = results(&dir, "sqlite:c.db");

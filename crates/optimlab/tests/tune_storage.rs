@@ -218,7 +218,10 @@ fn journal_torn_tail_is_ignored_and_cut_off_before_the_next_append() {
     s.finish(t.id, "w", TrialState::Complete, Some(0.5))
         .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(!text.contains("intermediate_val\""), "the torn line was cut off: {text}");
+    assert!(
+        !text.contains("intermediate_val\""),
+        "the torn line was cut off: {text}"
+    );
     assert!(text.ends_with('\n'));
     for line in text.lines() {
         serde_json::from_str::<serde_json::Value>(line)

@@ -401,10 +401,7 @@ fn network_of(r: &ResolvedRun, dims: Option<(usize, usize)>) -> crate::nn::Netwo
 
 /// What resolving leaves to building the network: its own limits (dropout in [0, 1), layer
 /// sizes) and the memory training takes ([`crate::nn::MEMORY_CEILING`]), as `train` checks.
-fn check_network(
-    r: &ResolvedRun,
-    dims: Option<(usize, usize)>,
-) -> std::result::Result<(), String> {
+fn check_network(r: &ResolvedRun, dims: Option<(usize, usize)>) -> std::result::Result<(), String> {
     let n = network_of(r, dims);
     n.validate().map_err(|e| e.to_string())?;
     n.check_memory(r.train.batch_size, r.dtype.bytes())

@@ -192,8 +192,8 @@ pub fn open_storage(url: &str) -> Result<Arc<dyn Storage>> {
 
 /// Opens a storage that must exist (read-only commands create no file).
 pub fn open_existing(flag: &str, url: &str) -> Result<Arc<dyn Storage>> {
-    let storage = optimlab::tune::storage::open_existing(url)
-        .map_err(|e| anyhow!("{flag} {url}: {e}"))?;
+    let storage =
+        optimlab::tune::storage::open_existing(url).map_err(|e| anyhow!("{flag} {url}: {e}"))?;
     Ok(Arc::from(storage))
 }
 
@@ -336,14 +336,14 @@ fn wait_printer(quiet: bool) -> study::WaitCallback {
         }
         match w.next_expiry {
             Some(s) if s >= 0.0 => line.push_str(&format!("; next lease expiry in {s:.1} s")),
-            Some(s) => line.push_str(&format!(
-                "; a lease expired {:.1} s ago: reaping it",
-                -s
-            )),
+            Some(s) => line.push_str(&format!("; a lease expired {:.1} s ago: reaping it", -s)),
             None => {}
         }
         if w.unleased > 0 {
-            line.push_str(&format!(" ({} without a lease, run by another tool)", w.unleased));
+            line.push_str(&format!(
+                " ({} without a lease, run by another tool)",
+                w.unleased
+            ));
         }
         eprintln!("{line}");
     })

@@ -520,13 +520,19 @@ mod tests {
         assert_eq!((report.complete, report.failed), (0, 1));
         let trials = study.trials().unwrap();
         assert_eq!(trials[0].state, TrialState::Fail);
-        assert!(trials[0].intermediate.is_empty(), "nothing reported after the stop");
+        assert!(
+            trials[0].intermediate.is_empty(),
+            "nothing reported after the stop"
+        );
         assert_eq!(trials[1].state, TrialState::Waiting);
         assert_eq!(trials[1].params, trials[0].params);
         // The budget is not spent on it: a new worker runs the retry and two more.
-        let report = run_worker(&study, "w2", &WorkerOptions::default(), &|t: &mut TrialRun| {
-            Ok(t.float("x").unwrap())
-        })
+        let report = run_worker(
+            &study,
+            "w2",
+            &WorkerOptions::default(),
+            &|t: &mut TrialRun| Ok(t.float("x").unwrap()),
+        )
         .unwrap();
         assert_eq!(report.complete, 3);
     }

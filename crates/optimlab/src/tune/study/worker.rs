@@ -176,7 +176,10 @@ impl Study {
                         continue;
                     }
                     w.running += 1;
-                    match lease.and_then(|l| l.get("expires")).and_then(|v| v.as_f64()) {
+                    match lease
+                        .and_then(|l| l.get("expires"))
+                        .and_then(|v| v.as_f64())
+                    {
                         Some(e) => {
                             let left = e - now;
                             w.next_expiry = Some(w.next_expiry.map_or(left, |x: f64| x.min(left)));
