@@ -302,7 +302,7 @@ impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "interrupted; the running trial was failed and re-queued and its lease released; continue with: optimlab tune worker --study {} --storage {}",
+            "interrupted: the trial running here (if any) failed, was re-queued and its lease released; continue with: optimlab tune worker --study {} --storage {}",
             self.study, self.storage
         )
     }
