@@ -801,13 +801,16 @@ fn a_study_whose_workers_all_died_is_finished_by_the_next_run() {
     assert_eq!(trials_of(&r)[0]["state"], "FAIL");
 }
 
-/// SIGINT during `tune run`: the running trial fails and is re-queued, its lease is released
-/// (nobody has to wait for it), the resume command is printed and the exit status is 130.
-#[test]
-fn sigint_gives_the_trial_back_and_prints_how_to_resume() {
-    let dir = temp_dir("tune-sigint");
+/// SIGINT/SIGTERM during `tune run`: the running trial fails and is re-queued, its lease is
+/// released (nobody has to wait for it), the resume command is printed and the exit status is
+/// 128 + the signal.
+fn a_signal_gives_the_trial_back(
+    storage: &str,
+    sig: &str,
+    code: i32,
+) -> (std::path::PathBuf, Value) {
+    let dir = temp_dir(&format!("tune-signal{code}"));
     let space = write_space(&dir, 40, "256, 256", "");
-    let storage = "journal:t.jsonl";
     let child = spawn_in(
         &dir,
         &run_args(storage, &space, "3", &["--sampler", "random"]),
@@ -815,12 +818,14 @@ fn sigint_gives_the_trial_back_and_prints_how_to_resume() {
     wait_status(&dir, storage, "s", "a running trial", |l| {
         l.starts_with("running: trial 0")
     });
-    signal(&child, "-INT");
+    signal(&child, sig);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert_eq!(out.status.code(), Some(code), "{err}");
     assert!(
-        err.contains("continue with: optimlab tune worker --study s --storage journal:t.jsonl"),
+        err.contains(&format!(
+            "continue with: optimlab tune worker --study s --storage {storage}"
+        )),
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
@@ -840,7 +845,18 @@ fn sigint_gives_the_trial_back_and_prints_how_to_resume() {
     let t = trials_of(&r);
     assert_eq!(t[1]["params"], t[0]["params"]);
     assert_eq!(t[1]["state"], "COMPLETE");
+    (dir, r)
+}
+
+#[test]
+fn sigint_gives_the_trial_back_and_prints_how_to_resume() {
+    let (dir, r) = a_signal_gives_the_trial_back("journal:t.jsonl", "-INT", 130);
     assert_optuna_reads(&dir.join("t.jsonl"), "s", &r);
+}
+
+#[test]
+fn sigterm_on_sqlite_gives_the_trial_back_too() {
+    a_signal_gives_the_trial_back("sqlite:t.db", "-TERM", 143);
 }
 
 const OPTUNA_DUMP: &str = r#"
