@@ -852,6 +852,7 @@ fn a_signal_gives_the_trial_back(
 fn sigint_gives_the_trial_back_and_prints_how_to_resume() {
     let (dir, r) = a_signal_gives_the_trial_back("journal:t.jsonl", "-INT", 130);
     assert_optuna_reads(&dir.join("t.jsonl"), "s", &r);
+    assert_lines_are_optunas(&dir, &["t.jsonl"]);
 }
 
 #[test]
@@ -911,6 +912,86 @@ fn assert_optuna_reads(journal: &Path, study: &str, results: &Value) {
         })
         .collect();
     assert_eq!(seen, ours);
+}
+
+/// Optuna 5 writes a journal through every operation optimlab uses (study and trial
+/// attributes, enqueued and added trials: create-trial with a template, parameters,
+/// intermediate values, state changes); prints each line's op code and keys.
+const OPTUNA_SHAPES: &str = r#"
+import json, sys
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState, create_trial
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+path = sys.argv[1]
+storage = JournalStorage(JournalFileBackend(path))
+study = optuna.create_study(study_name="o", storage=storage, direction="maximize")
+study.set_user_attr("u", 1)
+storage.set_study_system_attr(study._study_id, "k", {"a": 1})
+study.enqueue_trial({"x": 0.5})
+def objective(t):
+    x = t.suggest_float("x", 0, 1)
+    t.report(x, 0)
+    t.set_user_attr("a", 1)
+    storage.set_trial_system_attr(t._trial_id, "b", 2)
+    if t.number == 2:
+        raise optuna.TrialPruned()
+    return x
+study.optimize(objective, n_trials=3)
+d = {"x": FloatDistribution(0, 1)}
+study.add_trial(create_trial(params={"x": 0.1}, distributions=d, value=0.1,
+    intermediate_values={0: 0.2}, user_attrs={"a": 1}, system_attrs={"b": 2}))
+study.add_trial(create_trial(state=TrialState.FAIL, params={"x": 0.2}, distributions=d))
+study.add_trial(create_trial(state=TrialState.WAITING, params={"x": 0.3}, distributions=d))
+shapes = sorted({json.dumps([l["op_code"], sorted(l)]) for l in map(json.loads, open(path))})
+print(json.dumps([json.loads(s) for s in shapes]))
+"#;
+
+/// Asserts every line of the journals has an op code and keys Optuna writes too, and no
+/// create-trial carries both `value` and `values` (Optuna refuses such a file).
+fn assert_lines_are_optunas(dir: &Path, journals: &[&str]) {
+    if !optuna_available() {
+        return;
+    }
+    let reference = dir.join("optuna-shapes.jsonl");
+    let _ = std::fs::remove_file(&reference);
+    let out = Command::new("python3")
+        .args(["-c", OPTUNA_SHAPES])
+        .arg(&reference)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shapes: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    for journal in journals {
+        let text = std::fs::read_to_string(dir.join(journal)).unwrap();
+        for line in text.lines() {
+            // Python's non-finite literals are not JSON: only the keys matter here.
+            let v: Value = serde_json::from_str(
+                &line
+                    .replace("-Infinity", "null")
+                    .replace("Infinity", "null")
+                    .replace("NaN", "null"),
+            )
+            .unwrap();
+            let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+            keys.sort();
+            let shape = serde_json::json!([v["op_code"], keys]);
+            assert!(
+                shapes.contains(&shape),
+                "{journal}: Optuna never writes a line of this shape: {line}\nOptuna's: {shapes:?}"
+            );
+            assert!(
+                v["value"].is_null() || v["values"].is_null(),
+                "{journal}: both value and values: {line}"
+            );
+        }
+    }
 }
 
 /// Every path that writes a journal gives one Optuna loads: run, worker, export (from SQLite)
@@ -996,6 +1077,9 @@ fn optuna_loads_every_journal_optimlab_writes() {
     let r = results(&dir, "journal:run.jsonl");
     assert_eq!(count(&r, "COMPLETE"), 4);
     assert_optuna_reads(&torn, "s", &r);
+
+    // Line by line, what optimlab wrote is what Optuna writes.
+    assert_lines_are_optunas(&dir, &["run.jsonl", "export.jsonl", "import.jsonl"]);
 
     // Read-only commands on a mistyped path: one line, and no file appears.
     for (cmd, extra) in [
