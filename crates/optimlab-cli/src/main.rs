@@ -81,6 +81,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Train(_) => signals::install(true),
         Command::Experiment(_) => signals::install(false),
+        Command::Tune(t) if t.runs_trials() => signals::install(true),
         _ => {}
     }
     let result = match cli.command {
@@ -123,6 +124,11 @@ fn main() -> ExitCode {
                     dir.display(),
                     dir.display()
                 );
+                return ExitCode::from(signals::exit_code().unwrap_or(130));
+            }
+            // `tune run`/`worker` stopped by a signal: the trial is given back; say how to go on.
+            if let Some(i) = e.downcast_ref::<commands::tune::Interrupted>() {
+                eprintln!("{i}");
                 return ExitCode::from(signals::exit_code().unwrap_or(130));
             }
             // One line: the chain of causes joined, never a backtrace.

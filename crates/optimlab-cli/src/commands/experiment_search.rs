@@ -106,7 +106,7 @@ pub fn run(args: Args) -> Result<()> {
         max_retries: 1,
         quiet: args.quiet,
     };
-    work(&study, &objective, args.workers, &lease)?;
+    work(&study, &objective, args.workers, &lease, &args.storage)?;
 
     println!("=========== Hyper-Parameter Optimization Result ===========");
     for (i, r) in search::ranked(&study.trials()?)

@@ -204,6 +204,23 @@ pub fn open(url: &str) -> Result<Box<dyn Storage>> {
     }
 }
 
+/// Opens a storage that must exist already, for commands that only read (status, best,
+/// report, the source of a copy): a `sqlite:` or `journal:` path that names no file is an
+/// error, and no file is created.
+pub fn open_existing(url: &str) -> Result<Box<dyn Storage>> {
+    let file = url
+        .strip_prefix("sqlite:")
+        .map(|p| ("SQLite file", p))
+        .or_else(|| url.strip_prefix("journal:").map(|p| ("journal file", p)));
+    if let Some((what, path)) = file
+        && !path.is_empty()
+        && !std::path::Path::new(path).is_file()
+    {
+        return Err(TuneError::Config(format!("no {what} '{path}'")));
+    }
+    open(url)
+}
+
 /// A storage this build was compiled without.
 #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
 fn missing_feature(url: &str, _target: &str, feature: &str) -> TuneError {
