@@ -43,7 +43,10 @@ fn main() -> Result<(), TuneError> {
             ParamSpec::new(
                 "optimizer",
                 Distribution::Categorical {
-                    choices: vec![ParamValue::Str("sgd".into()), ParamValue::Str("adam".into())],
+                    choices: vec![
+                        ParamValue::Str("sgd".into()),
+                        ParamValue::Str("adam".into()),
+                    ],
                 },
             ),
         ],

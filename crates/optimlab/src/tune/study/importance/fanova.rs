@@ -52,7 +52,10 @@ impl Fanova {
         let done: Vec<&FrozenTrial> = finite_complete(trials)
             .into_iter()
             .filter(|t| {
-                multi.iter().chain(&singles).all(|(n, _)| t.params.contains_key(n))
+                multi
+                    .iter()
+                    .chain(&singles)
+                    .all(|(n, _)| t.params.contains_key(n))
             })
             .collect();
         if done.len() <= 1 {

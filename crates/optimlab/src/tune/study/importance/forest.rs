@@ -204,7 +204,10 @@ mod tests {
         let x: Vec<Vec<f64>> = (0..20)
             .map(|i| vec![i as f64 / 20.0, ((i * 7) % 20) as f64 / 20.0])
             .collect();
-        let y: Vec<f64> = x.iter().map(|r| if r[0] < 0.5 { 0.0 } else { 1.0 }).collect();
+        let y: Vec<f64> = x
+            .iter()
+            .map(|r| if r[0] < 0.5 { 0.0 } else { 1.0 })
+            .collect();
         let p = ForestParams {
             n_trees: 8,
             max_depth: 64,

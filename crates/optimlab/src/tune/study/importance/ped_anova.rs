@@ -183,7 +183,9 @@ enum Kernels {
 
 impl GridEstimator {
     fn new(name: &str, dist: &Distribution, trials: &[&FrozenTrial]) -> Self {
-        let values = trials.iter().filter_map(|t| t.params.get(name).map(|p| p.1));
+        let values = trials
+            .iter()
+            .filter_map(|t| t.params.get(name).map(|p| p.1));
         let counts = match dist {
             Distribution::Categorical { choices } => {
                 let mut counts = vec![0usize; choices.len()];
@@ -289,7 +291,11 @@ fn count_on_grid(dist: &Distribution, values: impl Iterator<Item = f64>) -> Vec<
     for v in values {
         // Midpoint ties go to the lower grid point, as in Optuna.
         let i = ((tf(v) - low) / step_size - 0.5).ceil();
-        let i = if i.is_nan() { 0.0 } else { i.clamp(0.0, (n_steps - 1) as f64) };
+        let i = if i.is_nan() {
+            0.0
+        } else {
+            i.clamp(0.0, (n_steps - 1) as f64)
+        };
         counts[i as usize] += 1;
     }
     counts
@@ -326,7 +332,11 @@ fn categorical_kernels(observations: &[usize], n_choices: usize) -> Vec<Vec<f64>
 
 /// Kernels at the observed grid points with Scott's bandwidth (weighted by the counts), at
 /// least 0.5/1.64 grid steps, and a wide prior kernel at the centre.
-fn numerical_kernels(observations: &[usize], counts: &[usize], grid_size: usize) -> Vec<(f64, f64)> {
+fn numerical_kernels(
+    observations: &[usize],
+    counts: &[usize],
+    grid_size: usize,
+) -> Vec<(f64, f64)> {
     let (low, high) = (0.0, (grid_size - 1) as f64);
     let prior = ((low + high) / 2.0, high - low + 1.0);
     if observations.is_empty() {

@@ -79,7 +79,12 @@ fn the_parameter_that_drives_the_value_ranks_first_for_every_evaluator() {
         assert!(imp[0].1 > 0.5, "{}: {imp:?}", e.name());
         assert!((imp.iter().map(|x| x.1).sum::<f64>() - 1.0).abs() < 1e-12);
         let fixed = imp.iter().find(|x| x.0 == "fixed").unwrap();
-        assert_eq!(fixed.1, 0.0, "{}: a single-valued parameter scores 0", e.name());
+        assert_eq!(
+            fixed.1,
+            0.0,
+            "{}: a single-valued parameter scores 0",
+            e.name()
+        );
         // Deterministic: the same trials give the same numbers.
         assert_eq!(imp, param_importances(&trials, Direction::Minimize, &e));
     }
@@ -142,14 +147,23 @@ fn maximising_looks_at_the_largest_values() {
             let v = (a - 0.8).max(0.0) - (b - 0.8).max(0.0) + 0.001 * (a - b);
             trial(
                 i,
-                &[("a", float(0.0, 1.0, false), a), ("b", float(0.0, 1.0, false), b)],
+                &[
+                    ("a", float(0.0, 1.0, false), a),
+                    ("b", float(0.0, 1.0, false), b),
+                ],
                 Some(v),
             )
         })
         .collect();
     let e = Evaluator::default();
-    assert_eq!(param_importances(&trials, Direction::Maximize, &e)[0].0, "a");
-    assert_eq!(param_importances(&trials, Direction::Minimize, &e)[0].0, "b");
+    assert_eq!(
+        param_importances(&trials, Direction::Maximize, &e)[0].0,
+        "a"
+    );
+    assert_eq!(
+        param_importances(&trials, Direction::Minimize, &e)[0].0,
+        "b"
+    );
 }
 
 #[test]
@@ -157,7 +171,10 @@ fn conditional_parameters_count_where_they_are_active() {
     // `mom` exists only when opt = 1 (sgd) and drives the value there; fANOVA leaves it out as
     // Optuna does, PED-ANOVA assesses it over the trials that have it.
     let opt = Distribution::Categorical {
-        choices: vec![ParamValue::Str("adam".into()), ParamValue::Str("sgd".into())],
+        choices: vec![
+            ParamValue::Str("adam".into()),
+            ParamValue::Str("sgd".into()),
+        ],
     };
     let trials: Vec<FrozenTrial> = (0..80u64)
         .map(|i| {
@@ -183,7 +200,10 @@ fn conditional_parameters_count_where_they_are_active() {
     );
     let names: Vec<&str> = fanova.iter().map(|x| x.0.as_str()).collect();
     assert_eq!(names.len(), 2, "{fanova:?}");
-    assert!(names.contains(&"opt") && names.contains(&"lr"), "{fanova:?}");
+    assert!(
+        names.contains(&"opt") && names.contains(&"lr"),
+        "{fanova:?}"
+    );
 }
 
 #[test]
