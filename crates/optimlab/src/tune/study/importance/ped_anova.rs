@@ -51,6 +51,10 @@ const MIN_TRIALS_IN_REGIME: usize = 2;
 
 impl PedAnova {
     /// Unnormalised importances of every parameter that occurs in a complete trial.
+    ///
+    /// # Panics
+    ///
+    /// Unless 0 < `target_quantile` < `region_quantile` ≤ 1 (as Optuna's constructor).
     pub fn evaluate(&self, trials: &[FrozenTrial], direction: Direction) -> Vec<(String, f64)> {
         assert!(
             0.0 < self.target_quantile
@@ -76,7 +80,8 @@ impl PedAnova {
         if target.is_empty() {
             return scores;
         }
-        let in_target = |t: &FrozenTrial| target.iter().any(|x| x.id == t.id);
+        let target_ids: std::collections::HashSet<u64> = target.iter().map(|t| t.id).collect();
+        let in_target = |t: &FrozenTrial| target_ids.contains(&t.id);
         let quantile = target.len() as f64 / region.len() as f64;
         for (name, score) in &mut scores {
             for (dist, regime) in regimes(name, &region) {
