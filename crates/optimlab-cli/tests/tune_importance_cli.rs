@@ -84,6 +84,8 @@ fn the_report_uses_ped_anova_unless_told_otherwise() {
             page.contains(page_words),
             "{name}: the page names the evaluator"
         );
+        // Assessed (not the "too few trials" sentence): the bar chart is drawn.
+        assert!(dir.join(out).join("importance.svg").exists(), "{name}");
     }
     let out = optimlab_in(
         &dir,

@@ -109,7 +109,7 @@ pub fn write(
         )?);
         if assessed {
             let chart = BarChart::new(
-                format!("Parameter importance ({})", evaluator.name()),
+                format!("Parameter importance ({})", evaluator.label()),
                 "importance",
                 normalise(raw_importance),
                 PALETTE[0],
@@ -151,7 +151,7 @@ pub fn write(
                 format!(
                     "Parameter importance ({}): too few complete trials, or values that do not \
                      vary, to assess it.",
-                    evaluator.name()
+                    evaluator.label()
                 )
             },
         ],

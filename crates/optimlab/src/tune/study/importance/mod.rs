@@ -48,6 +48,15 @@ impl Evaluator {
         }
     }
 
+    /// The evaluator's name in prose: `PED-ANOVA`, `fANOVA` or `one-way ANOVA`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Evaluator::PedAnova(_) => "PED-ANOVA",
+            Evaluator::Fanova(_) => "fANOVA",
+            Evaluator::Anova => "one-way ANOVA",
+        }
+    }
+
     /// The evaluator with its default settings, by [`Evaluator::name`].
     pub fn from_name(name: &str) -> Option<Self> {
         Some(match name {
