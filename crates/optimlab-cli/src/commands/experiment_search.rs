@@ -116,5 +116,12 @@ pub fn run(args: Args) -> Result<()> {
     {
         println!("{}", search::book_line(i + 1, r));
     }
-    report::write(&study, &args.out, 20, Some("lr"), Some("weight_decay"))
+    report::write(
+        &study,
+        &args.out,
+        20,
+        Some("lr"),
+        Some("weight_decay"),
+        &optimlab::tune::study::importance::Evaluator::default(),
+    )
 }

@@ -7,6 +7,7 @@ pub mod report;
 
 use anyhow::{Context, Result, anyhow, bail};
 use optimlab::tune::objective::{self, Final, Metric, Objective, ObjectiveSpec};
+use optimlab::tune::study::importance::Evaluator;
 use optimlab::tune::study::{self, Study, TrialOutcome, WorkerOptions};
 use optimlab::tune::{FrozenTrial, Space, Storage, StudySettings, TrialState, TuneError};
 use serde_json::{Value, json};
@@ -159,6 +160,28 @@ pub struct ReportArgs {
     /// Vertical parameter of the scatter (default: the second float parameter)
     #[arg(long)]
     y: Option<String>,
+    /// Parameter importance evaluator (Optuna's PED-ANOVA by default)
+    #[arg(long, value_enum, default_value = "ped-anova")]
+    importance: Importance,
+}
+
+/// The importance evaluators (`optimlab::tune::study::importance`).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Importance {
+    PedAnova,
+    Fanova,
+    Anova,
+}
+
+impl Importance {
+    fn evaluator(self) -> Evaluator {
+        let name = match self {
+            Importance::PedAnova => "ped-anova",
+            Importance::Fanova => "fanova",
+            Importance::Anova => "anova",
+        };
+        Evaluator::from_name(name).expect("every value names an evaluator")
+    }
 }
 
 impl Args {
@@ -178,7 +201,14 @@ pub fn run(args: Args) -> Result<()> {
         Command::Report(a) => {
             let storage = open_existing("--storage", &a.study.storage)?;
             let study = Study::open(storage, &a.study.study)?;
-            report::write(&study, &a.out, a.top, a.x.as_deref(), a.y.as_deref())
+            report::write(
+                &study,
+                &a.out,
+                a.top,
+                a.x.as_deref(),
+                a.y.as_deref(),
+                &a.importance.evaluator(),
+            )
         }
     }
 }
@@ -255,7 +285,7 @@ fn run_study(a: RunArgs) -> Result<()> {
     objective.flush_denormals = true;
     work(&study, &objective, a.workers, &a.lease, &a.study.storage)?;
     if let Some(dir) = &a.report {
-        report::write(&study, dir, 5, None, None)?;
+        report::write(&study, dir, 5, None, None, &Evaluator::default())?;
     }
     Ok(())
 }
