@@ -3,8 +3,8 @@
 //! | URL | back end |
 //! |---|---|
 //! | `memory` | in this process only (tests, one-off runs) |
-//! | `sqlite:PATH` | an embedded SQLite file: the default; WAL, busy timeout, short transactions |
-//! | `postgres://…` | PostgreSQL, for workers on many machines (`FOR UPDATE SKIP LOCKED`) |
+//! | `sqlite:PATH` | an embedded SQLite file in Optuna's RDB schema: the default; WAL, busy timeout, short transactions |
+//! | `postgres://…` | PostgreSQL in Optuna's RDB schema, for workers on many machines (`FOR UPDATE SKIP LOCKED`) |
 //! | `journal:PATH` | Optuna's JournalStorage file format, read and written |
 //!
 //! **Leases.** A worker holds a Running trial under a lease that it renews with
@@ -32,6 +32,8 @@ pub mod memory;
 mod model;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rdb;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -75,12 +77,15 @@ pub struct StudyInfo {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrialsSeen {
     /// The back end's version of the study when the reader last caught up (memory and
-    /// journal: a count of changes in this process); `None`: nothing held yet.
+    /// journal: a count of changes in this process; SQL: the highest trial id held);
+    /// `None`: nothing held yet.
     pub version: Option<u64>,
     /// The reader holds the trials numbered below this.
     pub count: u64,
     /// Numbers of held trials that were Waiting or Running (they may have changed since).
     pub unfinished: Vec<u64>,
+    /// The ids of those trials, in the same order (the SQL storages look them up by id).
+    pub unfinished_ids: Vec<u64>,
 }
 
 /// The answer of [`Storage::trials_since`].
