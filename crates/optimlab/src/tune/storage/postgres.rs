@@ -777,20 +777,24 @@ fn lock_study<C: GenericClient>(c: &mut C, study: i32) -> PgResult<()> {
 
 /// Inserts a trial row under the study's next number (the count of its trials before it,
 /// as Optuna numbers them). The caller holds the study row lock. Returns (id, number).
+/// `start_now`: the trial starts now (server clock) rather than at `start`.
 fn insert_head<C: GenericClient>(
     c: &mut C,
     study: i32,
     state: TrialState,
-    start: Option<String>,
+    (start, start_now): (Option<String>, bool),
     complete: Option<String>,
 ) -> PgResult<(i32, i32)> {
     let row = c.query_one(
-        "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete)
-         SELECT count(*), $1, $2::text::trialstate,
-                COALESCE($3::text::timestamp, (now() AT TIME ZONE 'UTC')), $4::text::timestamp
-         FROM trials WHERE study_id = $1
-         RETURNING trial_id, number",
-        &[&study, &state_name(state), &start, &complete],
+        &format!(
+            "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete)
+             SELECT count(*), $1, $2::text::trialstate,
+                    CASE WHEN $5 THEN {UTC_NOW} ELSE $3::text::timestamp END,
+                    $4::text::timestamp
+             FROM trials WHERE study_id = $1
+             RETURNING trial_id, number"
+        ),
+        &[&study, &state_name(state), &start, &complete, &start_now],
     )?;
     Ok((row.get(0), row.get(1)))
 }
@@ -818,14 +822,16 @@ fn set_attr<C: GenericClient>(
     Ok(())
 }
 
-/// Sets a trial's heartbeat `offset` seconds from the server's now (session-local time, as
-/// Optuna's `record_heartbeat` writes it).
-fn set_heartbeat<C: GenericClient>(c: &mut C, trial: i32, offset: f64) -> PgResult<()> {
+/// Sets a trial's heartbeat: the server's now, or the given unix microseconds, in
+/// session-local time as Optuna's `record_heartbeat` writes it.
+fn set_heartbeat<C: GenericClient>(c: &mut C, trial: i32, at: Option<i64>) -> PgResult<()> {
     c.execute(
         "INSERT INTO trial_heartbeats (trial_id, heartbeat)
-         VALUES ($1, LOCALTIMESTAMP + make_interval(secs => $2))
+         VALUES ($1, CASE WHEN $2::int8 IS NULL THEN LOCALTIMESTAMP
+             ELSE (to_timestamp(0) + $2::int8 * interval '1 microsecond')
+                 AT TIME ZONE current_setting('TimeZone') END)
          ON CONFLICT (trial_id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat",
-        &[&trial, &offset],
+        &[&trial, &at],
     )?;
     Ok(())
 }
@@ -852,7 +858,7 @@ fn insert_trial<C: GenericClient>(c: &mut C, study: i32, t: &FrozenTrial) -> PgR
         c,
         study,
         t.state,
-        t.datetime_start.as_deref().and_then(to_sql_datetime),
+        (t.datetime_start.as_deref().and_then(to_sql_datetime), false),
         t.datetime_complete.as_deref().and_then(to_sql_datetime),
     )?;
     set_value(c, id, t.value)?;
@@ -894,8 +900,7 @@ fn insert_trial<C: GenericClient>(c: &mut C, study: i32, t: &FrozenTrial) -> PgR
             && let Some((lease, hb)) = rdb::import_lease(v)
         {
             set_attr(c, id, true, k, &json_text(&lease))?;
-            let offset = (hb - rdb::unix_micros_now()) as f64 / 1e6;
-            set_heartbeat(c, id, offset)?;
+            set_heartbeat(c, id, Some(hb))?;
             continue;
         }
         set_attr(c, id, true, k, &json_text(v))?;
@@ -1019,11 +1024,11 @@ impl Storage for PostgresStorage {
                             return Ok(None);
                         }
                     }
-                    insert_head(&mut tx, study, TrialState::Running, None, None)?.0
+                    insert_head(&mut tx, study, TrialState::Running, (None, true), None)?.0
                 }
             };
             set_attr(&mut tx, id, true, attrs::LEASE, &lease_json)?;
-            set_heartbeat(&mut tx, id, 0.0)?;
+            set_heartbeat(&mut tx, id, None)?;
             let trial = load_ids(&mut tx, &[id])?.pop();
             tx.commit()?;
             Ok(trial)

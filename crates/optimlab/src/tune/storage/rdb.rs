@@ -188,7 +188,10 @@ pub(crate) fn import_lease(lease: &Value) -> Option<(Value, i64)> {
     let seconds = lease.get("seconds").and_then(Value::as_f64);
     let (seconds, hb) = match (expires, seconds) {
         (Some(e), Some(s)) => (s, ((e - s) * 1e6) as i64),
-        (Some(e), None) => ((e - now as f64 / 1e6).max(0.0), now),
+        (Some(e), None) => {
+            let s = (e - now as f64 / 1e6).max(0.0);
+            (s, ((e - s) * 1e6) as i64)
+        }
         (None, Some(s)) => (s, now),
         (None, None) => return None,
     };

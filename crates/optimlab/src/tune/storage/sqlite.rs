@@ -785,9 +785,7 @@ fn migrate_v1(c: &Connection) -> Result<()> {
          INSERT INTO study_user_attributes (study_id, key, value_json)
              SELECT study_id, key, value FROM legacy_study_attrs WHERE kind = 0;
          INSERT INTO study_system_attributes (study_id, key, value_json)
-             SELECT study_id, key, value FROM legacy_study_attrs WHERE kind <> 0;
-         INSERT INTO trial_user_attributes (trial_id, key, value_json)
-             SELECT trial_id, key, value FROM legacy_trial_attrs WHERE kind = 0;",
+             SELECT study_id, key, value FROM legacy_study_attrs WHERE kind <> 0;",
     )
     .map_err(e)?;
     let direction_check: i64 = c
@@ -850,7 +848,9 @@ fn migrate_v1(c: &Connection) -> Result<()> {
     }
     c.execute_batch(
         "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)
-             SELECT trial_id, name, value, distribution FROM legacy_trial_params;",
+             SELECT trial_id, name, value, distribution FROM legacy_trial_params;
+         INSERT INTO trial_user_attributes (trial_id, key, value_json)
+             SELECT trial_id, key, value FROM legacy_trial_attrs WHERE kind = 0;",
     )
     .map_err(e)?;
     let steps: Vec<(i64, i64, Option<f64>)> = {
