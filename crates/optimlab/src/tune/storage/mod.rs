@@ -50,7 +50,8 @@ use std::time::Duration;
 pub mod attrs {
     /// Study: the search space, as JSON; a study reopened with another space is refused.
     pub const SPACE: &str = "optimlab:space";
-    /// Trial: `{"worker": "...", "expires": unix seconds}` while Running.
+    /// Trial: `{"worker": "...", "expires": unix seconds}` while Running; the SQL storages
+    /// store `{"worker", "seconds"}` with a `trial_heartbeats` row and add `expires` on reading.
     pub const LEASE: &str = "optimlab:lease";
     /// Trial: the number of the failed trial this one retries.
     pub const RETRY_OF: &str = "optimlab:retry_of";
