@@ -31,10 +31,11 @@ fn write_space(dir: &Path) -> String {
     path.to_str().unwrap().to_string()
 }
 
-/// The dashboard process; killed when dropped.
+/// The dashboard process (its output goes to `log`); killed when dropped.
 struct Dashboard {
     child: Child,
     port: u16,
+    log: std::path::PathBuf,
 }
 
 impl Drop for Dashboard {
@@ -55,21 +56,22 @@ fn have_dashboard() -> bool {
     found
 }
 
-/// Starts `optuna-dashboard ARGS…` on 127.0.0.1 and a free port.
-fn start_dashboard(args: &[&str]) -> Dashboard {
+/// Starts `optuna-dashboard ARGS…` on 127.0.0.1 and a free port, logging into `dir`.
+fn start_dashboard(dir: &Path, args: &[&str]) -> Dashboard {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
+    let log = dir.join("dashboard.log");
     let child = Command::new("optuna-dashboard")
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--quiet"])
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    Dashboard { child, port }
+    Dashboard { child, port, log }
 }
 
 /// `GET path` on the dashboard's JSON API; `None` while it does not answer yet.
@@ -99,7 +101,8 @@ fn study_id(d: &mut Dashboard, name: &str) -> u64 {
         }
         assert!(
             d.child.try_wait().unwrap().is_none(),
-            "optuna-dashboard exited"
+            "optuna-dashboard exited: {}",
+            std::fs::read_to_string(&d.log).unwrap_or_default()
         );
         assert!(
             start.elapsed() < Duration::from_secs(120),
@@ -121,8 +124,8 @@ fn detail(d: &Dashboard, id: u64) -> (Vec<Value>, Option<f64>) {
 }
 
 /// One trial first, the dashboard on the study, then two workers raise the budget to 8
-/// while the dashboard is polled: it shows the trials arrive, and at the end all 8 and the
-/// best value that `tune best --json` prints.
+/// while the dashboard is polled: it shows the trials arrive (without a restart), and at the
+/// end all 8 and the best value that `tune best --json` prints.
 fn live(storage: &str, dashboard_storage: &[&str], dir: &Path) {
     let space = write_space(dir);
     let run = |trials: &str| {
@@ -135,7 +138,7 @@ fn live(storage: &str, dashboard_storage: &[&str], dir: &Path) {
         )
     };
     assert_ok(&run("1"));
-    let mut dash = start_dashboard(dashboard_storage);
+    let mut dash = start_dashboard(dir, dashboard_storage);
     let id = study_id(&mut dash, "s");
     let (trials, _) = detail(&dash, id);
     assert_eq!(trials.len(), 1);
@@ -169,8 +172,18 @@ fn live(storage: &str, dashboard_storage: &[&str], dir: &Path) {
         });
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (trials, best) = detail(&dash, id);
-    seen.push(trials.len());
+    // The dashboard re-reads a study's trials at most every 2 s: wait for the last ones.
+    let start = Instant::now();
+    let (trials, best) = loop {
+        let (trials, best) = detail(&dash, id);
+        if seen.last() != Some(&trials.len()) {
+            seen.push(trials.len());
+        }
+        if trials.len() >= 8 || start.elapsed() > Duration::from_secs(60) {
+            break (trials, best);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
     assert!(
         seen.windows(2).all(|w| w[0] <= w[1]),
         "the trial count never shrinks: {seen:?}"
