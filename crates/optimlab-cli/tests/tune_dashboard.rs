@@ -82,7 +82,10 @@ fn get_json(d: &Dashboard, path: &str) -> Option<Value> {
     let mut raw = String::new();
     s.read_to_string(&mut raw).ok()?;
     let (head, body) = raw.split_once("\r\n\r\n")?;
-    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
     Some(serde_json::from_str(body).unwrap())
 }
 
@@ -132,8 +135,18 @@ fn live(storage: &str, dashboard_storage: &[&str], dir: &Path) {
         optimlab_in(
             dir,
             &[
-                "tune", "run", "--study", "s", "--storage", storage, "--space", &space,
-                "--trials", trials, "--sampler", "random",
+                "tune",
+                "run",
+                "--study",
+                "s",
+                "--storage",
+                storage,
+                "--space",
+                &space,
+                "--trials",
+                trials,
+                "--sampler",
+                "random",
             ],
         )
     };
@@ -147,8 +160,18 @@ fn live(storage: &str, dashboard_storage: &[&str], dir: &Path) {
             Command::new(env!("CARGO_BIN_EXE_optimlab"))
                 .current_dir(dir)
                 .args([
-                    "tune", "run", "--study", "s", "--storage", storage, "--space", &space,
-                    "--trials", "8", "--sampler", "random",
+                    "tune",
+                    "run",
+                    "--study",
+                    "s",
+                    "--storage",
+                    storage,
+                    "--space",
+                    &space,
+                    "--trials",
+                    "8",
+                    "--sampler",
+                    "random",
                 ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -200,7 +223,15 @@ fn live(storage: &str, dashboard_storage: &[&str], dir: &Path) {
     assert_eq!(numbers, (0..8).collect::<Vec<_>>());
     let ours = stdout_json(&optimlab_in(
         dir,
-        &["tune", "best", "--study", "s", "--storage", storage, "--json"],
+        &[
+            "tune",
+            "best",
+            "--study",
+            "s",
+            "--storage",
+            storage,
+            "--json",
+        ],
     ));
     assert_eq!(best, ours["value"].as_f64());
     println!("dashboard saw trial counts {seen:?}, best {best:?}");

@@ -430,7 +430,11 @@ fn workers_share_one_study(db: &Db, python: &str) {
     all.extend(numbers_of(spawn_optuna(python, db, "ours", 3, false)));
     all.extend(optimlab_worker(&db.url, "ours", 3));
     all.sort_unstable();
-    assert_eq!(all, (0..44).collect::<Vec<_>>(), "each number handed out once");
+    assert_eq!(
+        all,
+        (0..44).collect::<Vec<_>>(),
+        "each number handed out once"
+    );
     assert_numbers_shared(db, python, "ours", 44);
 
     // A study Optuna created, joined by optimlab workers, then by Optuna again.
@@ -664,10 +668,12 @@ fn sqlite_file_of_the_former_schema_is_converted_without_loss() {
                  WHERE study_id = 1 ORDER BY number",
             )
             .unwrap();
-        st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
+        st.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
     };
     assert_eq!(times.len(), 6);
     let url = format!("sqlite:{}", path.display());

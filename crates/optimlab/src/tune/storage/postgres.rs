@@ -293,7 +293,6 @@ fn is_broken(e: &postgres::Error) -> bool {
     false
 }
 
-
 fn to_i32(x: u64, what: &str) -> PgResult<i32> {
     i32::try_from(x).map_err(|_| Fail::Tune(TuneError::Storage(format!("{what} {x} is too large"))))
 }
@@ -446,7 +445,9 @@ fn migrate_legacy(tx: &mut postgres::Transaction<'_>) -> PgResult<()> {
         let name: String = s.get(1);
         let code: i16 = s.get(2);
         let direction = Direction::from_code(i64::from(code)).ok_or_else(|| {
-            TuneError::Corrupt(format!("study '{name}' has an unknown direction code {code}"))
+            TuneError::Corrupt(format!(
+                "study '{name}' has an unknown direction code {code}"
+            ))
         })?;
         let mut system = BTreeMap::new();
         let mut user = BTreeMap::new();
@@ -502,8 +503,10 @@ fn load_legacy_trials(
             row.get(4),
             row.get(5),
         );
-        if let (Some(w), Some(e)) = (row.get::<_, Option<String>>(6), row.get::<_, Option<f64>>(7))
-        {
+        if let (Some(w), Some(e)) = (
+            row.get::<_, Option<String>>(6),
+            row.get::<_, Option<f64>>(7),
+        ) {
             t.system_attrs
                 .insert(attrs::LEASE.into(), json!({"worker": w, "expires": e}));
         }
@@ -559,10 +562,9 @@ fn create_study_in<C: GenericClient>(
     )? {
         Some(row) => row.get(0),
         None => {
-            return Err(TuneError::StudyMismatch(format!(
-                "a study named '{name}' already exists"
-            ))
-            .into());
+            return Err(
+                TuneError::StudyMismatch(format!("a study named '{name}' already exists")).into(),
+            );
         }
     };
     c.execute(
@@ -664,8 +666,8 @@ fn load_trials<C: GenericClient>(
     for row in rows {
         let id: i32 = row.get(0);
         let number: Option<i32> = row.get(1);
-        let number = number
-            .ok_or_else(|| TuneError::Corrupt(format!("trial #{id} has no number")))?;
+        let number =
+            number.ok_or_else(|| TuneError::Corrupt(format!("trial #{id} has no number")))?;
         let name: String = row.get(2);
         let state = state_from_name(&name).ok_or_else(|| {
             TuneError::Corrupt(format!("trial {number} has an unknown state {name}"))
@@ -723,9 +725,8 @@ fn load_trials<C: GenericClient>(
         };
         let step: i32 = row.get(1);
         let kind: String = row.get(3);
-        let value = value_from(row.get(2), &kind).ok_or_else(|| {
-            TuneError::Corrupt(format!("an intermediate value has type {kind}"))
-        })?;
+        let value = value_from(row.get(2), &kind)
+            .ok_or_else(|| TuneError::Corrupt(format!("an intermediate value has type {kind}")))?;
         t.intermediate.insert(step as u64, value);
     }
     for (table, system) in [
@@ -882,8 +883,11 @@ fn insert_trial<C: GenericClient>(c: &mut C, study: i32, t: &FrozenTrial) -> PgR
             .keys()
             .map(|&s| to_i32(s, "step"))
             .collect::<PgResult<Vec<i32>>>()?;
-        let (values, kinds): (Vec<Option<f64>>, Vec<&str>) =
-            t.intermediate.values().map(|&v| intermediate_repr(v)).unzip();
+        let (values, kinds): (Vec<Option<f64>>, Vec<&str>) = t
+            .intermediate
+            .values()
+            .map(|&v| intermediate_repr(v))
+            .unzip();
         c.execute(
             "INSERT INTO trial_intermediate_values
                  (trial_id, step, intermediate_value, intermediate_value_type)

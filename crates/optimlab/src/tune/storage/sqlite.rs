@@ -23,9 +23,9 @@ use super::model::{
 };
 use super::rdb::{
     self, ALEMBIC_HEAD, OPTUNA_LIBRARY_VERSION, OPTUNA_SCHEMA_VERSION, direction_from_name,
-    direction_name, expose_lease, from_sql_datetime, intermediate_repr, is_expired,
-    parse_datetime, sql_datetime, state_from_name, state_name, stored_lease, to_sql_datetime,
-    unix_micros_now, value_from, value_repr,
+    direction_name, expose_lease, from_sql_datetime, intermediate_repr, is_expired, parse_datetime,
+    sql_datetime, state_from_name, state_name, stored_lease, to_sql_datetime, unix_micros_now,
+    value_from, value_repr,
 };
 use super::{Storage, StudyInfo, TrialChanges, TrialsSeen, attrs};
 use crate::tune::distribution::Distribution;
@@ -173,6 +173,17 @@ type Head = (
     Option<f64>,
     Option<String>,
     Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A trial row of the former schema: id, study, number, state code, value, start, completion.
+type LegacyTrial = (
+    i64,
+    i64,
+    i64,
+    i64,
+    Option<f64>,
     Option<String>,
     Option<String>,
 );
@@ -430,7 +441,8 @@ impl SqliteStorage {
         )?;
         let mut heartbeats = BTreeMap::new();
         for (tid, number, state, value, kind, ds, dc, hb) in heads {
-            let number = number.ok_or_else(|| self.corrupt(format!("trial #{tid} has no number")))?;
+            let number =
+                number.ok_or_else(|| self.corrupt(format!("trial #{tid} has no number")))?;
             let state = state_from_name(&state)
                 .ok_or_else(|| self.corrupt(format!("trial {number} has state {state}")))?;
             let value = match kind {
@@ -496,9 +508,8 @@ impl SqliteStorage {
             },
         )?;
         for (tid, step, value, kind) in values {
-            let value = value_from(value, &kind).ok_or_else(|| {
-                self.corrupt(format!("an intermediate value has type {kind}"))
-            })?;
+            let value = value_from(value, &kind)
+                .ok_or_else(|| self.corrupt(format!("an intermediate value has type {kind}")))?;
             if let Some(t) = trials.get_mut(tid as u64) {
                 t.intermediate.insert(step as u64, value);
             }
@@ -796,10 +807,12 @@ fn migrate_v1(c: &Connection) -> Result<()> {
         )
         .map_err(e)?;
     if direction_check > 0 {
-        return Err(TuneError::Corrupt("a study has an unknown direction".into()));
+        return Err(TuneError::Corrupt(
+            "a study has an unknown direction".into(),
+        ));
     }
     // Trials one by one: states, datetimes and values change their encoding.
-    let trials: Vec<(i64, i64, i64, i64, Option<f64>, Option<String>, Option<String>)> = {
+    let trials: Vec<LegacyTrial> = {
         let mut st = c
             .prepare(
                 "SELECT id, study_id, number, state, value, datetime_start, datetime_complete
@@ -1036,14 +1049,8 @@ impl Storage for SqliteStorage {
                             return Ok(None);
                         }
                     }
-                    self.insert_head(
-                        c,
-                        study,
-                        TrialState::Running,
-                        Some(sql_datetime(now)),
-                        None,
-                    )?
-                    .0
+                    self.insert_head(c, study, TrialState::Running, Some(sql_datetime(now)), None)?
+                        .0
                 }
             };
             self.set_attr(
