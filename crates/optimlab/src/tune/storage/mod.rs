@@ -22,8 +22,9 @@
 //! concurrent writers; a claim takes the lowest-numbered Waiting trial before creating one;
 //! reaping marks the failed trial with `optimlab:requeued_as` before re-queueing a copy with
 //! `optimlab:retry_of`, `optimlab:retries` and Optuna's `fixed_params`. Trials run by Optuna
-//! workers in a shared journal carry no lease: our workers cannot write to them and the reaper
-//! leaves them alone. Datetimes are written as Optuna 4/5 writes them into a journal, UTC with
+//! workers carry no lease: our workers cannot write to them; in a journal the reaper leaves
+//! them alone, in the SQL storages it fails those whose Optuna heartbeat went stale (see
+//! `rdb`). Datetimes are written as Optuna 4/5 writes them into a journal, UTC with
 //! the zone: `2024-05-01T10:00:00.123456+00:00`.
 
 mod copy;
