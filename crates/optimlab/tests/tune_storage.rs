@@ -131,11 +131,12 @@ fn sqlite_refuses_foreign_and_newer_files_with_one_line_errors() {
         "{err}"
     );
 
+    // A file of optimlab's former schema with a version this build does not know.
     let newer = dir.path().join("newer.db");
-    storage::open(&format!("sqlite:{}", newer.display())).unwrap();
     rusqlite_create(
         &newer,
-        "UPDATE optimlab_meta SET value = '99' WHERE key = 'schema_version'",
+        "CREATE TABLE optimlab_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO optimlab_meta VALUES ('schema_version', '99')",
     );
     let err = storage::open(&format!("sqlite:{}", newer.display()))
         .err()
@@ -143,6 +144,19 @@ fn sqlite_refuses_foreign_and_newer_files_with_one_line_errors() {
         .to_string();
     assert!(
         err.contains("newer.db") && err.contains("newer optimlab"),
+        "{err}"
+    );
+
+    // Optuna's schema at a revision other than Optuna 5.0's head.
+    let other = dir.path().join("other-revision.db");
+    storage::open(&format!("sqlite:{}", other.display())).unwrap();
+    rusqlite_create(&other, "UPDATE alembic_version SET version_num = 'v9.9.9'");
+    let err = storage::open(&format!("sqlite:{}", other.display()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("other-revision.db") && err.contains("v9.9.9") && !err.contains('\n'),
         "{err}"
     );
 

@@ -119,7 +119,23 @@ impl Study {
                     ended_here: Default::default(),
                 })
             }
-            Some(info) => {
+            Some(mut info) => {
+                // A study another tool made (Optuna: no `optimlab:` attribute) is adopted:
+                // it gets this space and these settings, and optimlab workers join it.
+                if !info
+                    .system_attrs
+                    .keys()
+                    .any(|k| k.starts_with(SETTING_PREFIX))
+                {
+                    let mut adopted = vec![(attrs::SPACE.to_string(), space_json.clone())];
+                    for (k, v) in &given {
+                        adopted.push((format!("{SETTING_PREFIX}{k}"), v.clone()));
+                    }
+                    for (k, v) in adopted {
+                        storage.set_study_system_attr(info.id, &k, &v)?;
+                        info.system_attrs.insert(k, v);
+                    }
+                }
                 let mut differences = Vec::new();
                 if info.direction != direction {
                     differences.push(format!(
