@@ -476,6 +476,17 @@ ratios = [0.0, 0.2]
         );
         assert_report(&root.join(name));
     }
+    // The index links the playground, written next to the reports (unless the binary was
+    // built without the wasm32 target, which the index then says).
+    let playground = root.join("playground/index.html").is_file();
+    if playground {
+        assert!(
+            index.contains("href=\"playground/index.html\""),
+            "index links the playground"
+        );
+    } else {
+        assert!(index.contains("No interactive playground"), "{index}");
+    }
     assert_eq!(results(&root.join("trajectories"))["settings"]["steps"], 10);
     assert_eq!(
         results(&root.join("batch-norm"))["output"]["scales"]
@@ -504,7 +515,12 @@ ratios = [0.0, 0.2]
             "{report}{}",
             String::from_utf8_lossy(&check.stderr)
         );
-        assert!(report.contains("8 passed, 0 failed"), "{report}");
+        // The index, seven reports and, when the binary has it, the playground page.
+        let pages = if playground { 9 } else { 8 };
+        assert!(
+            report.contains(&format!("{pages} passed, 0 failed")),
+            "{report}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,6 +11,7 @@
 //! - `session`: a network, optimizer and data set ([`session::SessionRequest`]); answers an id.
 //! - `step`: trains a session for some iterations and measures it ([`session::StepRequest`]).
 //! - `free`: drops a session.
+//! - `surface`: a test function's values on a grid, for the contour plot ([`SurfaceRequest`]).
 //! - `histograms`: the initialisation study's per-layer activation histograms for one
 //!   initialisation and activation ([`histograms::Request`]).
 //!
@@ -57,8 +58,35 @@ fn dispatch(request: &str) -> Result<Value, String> {
             Ok(Value::Null)
         }
         "histograms" => histograms::run(parse(value)?),
+        "surface" => surface(parse(value)?),
         other => Err(format!("unknown op '{other}'")),
     }
+}
+
+/// `f` on an `n × n` grid of cell centres over `x` × `y`, row by row from the top (largest y).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SurfaceRequest {
+    pub function: optimlab::experiments::trajectory::TestFunction,
+    pub x: [f64; 2],
+    pub y: [f64; 2],
+    pub n: usize,
+}
+
+fn surface(req: SurfaceRequest) -> Result<Value, String> {
+    if req.n == 0 || req.n > 1000 {
+        return Err(format!("n {}: expected 1 to 1000", req.n));
+    }
+    let n = req.n as f64;
+    let mut values = Vec::with_capacity(req.n * req.n);
+    for r in 0..req.n {
+        let y = req.y[1] - (req.y[1] - req.y[0]) * (r as f64 + 0.5) / n;
+        for c in 0..req.n {
+            let x = req.x[0] + (req.x[1] - req.x[0]) * (c as f64 + 0.5) / n;
+            values.push(req.function.value(x, y));
+        }
+    }
+    Ok(json!(values))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, String> {

@@ -78,14 +78,17 @@ fn split_request(value: Value) -> Result<(DataRequest, RunConfig), String> {
             data.insert(key.into(), v);
         }
     }
-    let data: DataRequest = serde_json::from_value(Value::Object(data))
-        .map_err(|e| format!("invalid request: {e}"))?;
+    let data: DataRequest =
+        serde_json::from_value(Value::Object(data)).map_err(|e| format!("invalid request: {e}"))?;
     // Through TOML, so an unknown or misspelt setting is refused as `optimlab train` does.
-    let table = toml::Table::try_from(Value::Object(all))
-        .map_err(|e| format!("invalid request: {e}"))?;
+    let table =
+        toml::Table::try_from(Value::Object(all)).map_err(|e| format!("invalid request: {e}"))?;
     let run = RunConfig::from_table(table, "session").map_err(|e| e.to_string())?;
     if run.data.is_some() || run.epochs.is_some() || run.iters.is_some() {
-        return Err("session: data, epochs and iters are not settings of a session (the page steps it)".into());
+        return Err(
+            "session: data, epochs and iters are not settings of a session (the page steps it)"
+                .into(),
+        );
     }
     Ok((data, run))
 }
@@ -97,7 +100,10 @@ fn load(data: &DataRequest) -> Result<(Dataset, Dataset), String> {
     }
     let kind: Toy = data.data.parse()?;
     if !(0.0..=0.5).contains(&data.noise) {
-        return Err(format!("noise {}: expected a number in [0, 0.5]", data.noise));
+        return Err(format!(
+            "noise {}: expected a number in [0, 0.5]",
+            data.noise
+        ));
     }
     if !(data.test_fraction > 0.0 && data.test_fraction < 1.0) {
         return Err(format!(
@@ -142,11 +148,7 @@ fn points(d: &Dataset) -> Vec<[f64; 3]> {
     (0..d.len())
         .map(|i| {
             let r = m.row(i);
-            [
-                r[0] * toy::SCALE,
-                r[1] * toy::SCALE,
-                d.labels[i] as f64,
-            ]
+            [r[0] * toy::SCALE, r[1] * toy::SCALE, d.labels[i] as f64]
         })
         .collect()
 }
@@ -343,7 +345,14 @@ mod tests {
         for id in [a, b, c] {
             free(id);
         }
-        assert!(step(StepRequest { id: a, iters: 1, boundary: false }).is_err());
+        assert!(
+            step(StepRequest {
+                id: a,
+                iters: 1,
+                boundary: false
+            })
+            .is_err()
+        );
     }
 
     #[test]

@@ -88,8 +88,7 @@ impl Toy {
                 }
             }
             Toy::Spiral => {
-                for (count, delta, label) in [(half, 0.0, 1), (n - half, std::f64::consts::PI, 0)]
-                {
+                for (count, delta, label) in [(half, 0.0, 1), (n - half, std::f64::consts::PI, 0)] {
                     for i in 0..count {
                         let r = i as f64 / count as f64 * 5.0;
                         let t = 1.75 * i as f64 / count as f64 * 2.0 * std::f64::consts::PI + delta;

@@ -241,8 +241,18 @@ impl Request {
         let dtype = self.dtype.unwrap_or(self.preset.dtype());
         let start = self.start.unwrap_or(self.function.default_start());
         let path = match dtype {
-            DType::F32 => run(self.function, &mut resolved.build::<f32>()?, start, self.steps)?,
-            DType::F64 => run(self.function, &mut resolved.build::<f64>()?, start, self.steps)?,
+            DType::F32 => run(
+                self.function,
+                &mut resolved.build::<f32>()?,
+                start,
+                self.steps,
+            )?,
+            DType::F64 => run(
+                self.function,
+                &mut resolved.build::<f64>()?,
+                start,
+                self.steps,
+            )?,
         };
         Ok(Report {
             function: self.function,
