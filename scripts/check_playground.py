@@ -210,10 +210,17 @@ def main():
         state = page.eval("decodeURIComponent(location.hash.slice(1))")
         check('"bn":true' in state and "rmsprop" in state, "the address holds the page's state")
         if a.screenshot:
+            # The XOR set with four optimizers, trained for a few seconds.
+            page.eval("const d = document.getElementById('t-data'); d.value = 'xor'; d.dispatchEvent(new Event('change'))")
+            for _ in range(2):
+                page.eval("document.querySelector('#t-racers > button').click()")
+            page.eval(wait_sessions, timeout=30)
             page.eval("document.getElementById('t-play').click()")
-            time.sleep(3)
+            time.sleep(4)
             page.eval("document.getElementById('t-play').click()")
-            page.screenshot(Path(a.screenshot, "playground-train.png"))
+            time.sleep(0.3)
+            page.screenshot(Path(a.screenshot, "playground-train.png"), full=False)
+            page.screenshot(Path(a.screenshot, "playground-train-full.png"))
             page.eval("document.querySelector('[data-tab=race]').click()")
             page.screenshot(Path(a.screenshot, "playground-race.png"), full=False)
         problems = page.problems()

@@ -185,6 +185,14 @@ function optimizerKeys(r) {
   return out;
 }
 
+// What "+ optimizer" adds: the first of these not racing yet.
+const RACE_EXTRA = [{ optimizer: "rmsprop", lr: 0.1 }, { optimizer: "nesterov", lr: 0.1 }, { optimizer: "adam", lr: 0.3 }, { optimizer: "sgd", lr: 0.95 }];
+const TRAIN_EXTRA = [{ optimizer: "momentum", lr: 0.05 }, { optimizer: "rmsprop", lr: 0.01 }, { optimizer: "adagrad", lr: 0.1 }, { optimizer: "adam", lr: 0.01 }, { optimizer: "sgd", lr: 0.1 }];
+function nextRacer(racers, extra) {
+  const used = new Set(racers.map((r) => r.optimizer));
+  return { ...(extra.find((e) => !used.has(e.optimizer)) || extra[0]) };
+}
+
 function drawLegend(el, racers) {
   el.textContent = "";
   racers.forEach((r, i) => {
@@ -279,7 +287,7 @@ function raceControls() {
   box.textContent = "";
   st.racers.forEach((r, i) => racerCard(box, r, i, () => raceChanged(),
     st.racers.length > 1 ? () => { st.racers.splice(i, 1); raceControls(); raceChanged(); } : null));
-  if (st.racers.length < 4) addButton(box, "+ optimizer", () => { st.racers.push({ optimizer: "rmsprop", lr: 0.1 }); raceControls(); raceChanged(); });
+  if (st.racers.length < 4) addButton(box, "+ optimizer", () => { st.racers.push(nextRacer(st.racers, RACE_EXTRA)); raceControls(); raceChanged(); });
   drawLegend($("r-legend"), st.racers);
 }
 
@@ -291,11 +299,9 @@ function raceChanged() {
   drawRace();
 }
 
-function colorRamp(t) {
-  // Light blue (low) to light orange (high), banded into levels so the bands read as contours.
-  const levels = 14;
-  const q = Math.floor(t * levels) / levels;
-  const a = [235, 244, 252], b = [252, 226, 196];
+function colorRamp(q) {
+  // Blue (low) to sand (high); q is the contour level in [0, 1].
+  const a = [198, 222, 245], b = [250, 221, 184];
   return a.map((v, i) => Math.round(v + (b[i] - v) * q));
 }
 
@@ -305,7 +311,7 @@ function drawRace() {
   const { ctx, w, h } = fit(canvas, 0.7);
   const st = state.race;
   const view = VIEW[st.function];
-  const n = 120;
+  const n = 240;
   const key = st.function + n;
   if (race.surfaceKey !== key) {
     race.surface = lib({ op: "surface", function: st.function, x: view.x, y: view.y, n });
@@ -314,16 +320,22 @@ function drawRace() {
   const vals = race.surface;
   let lo = Infinity, hi = -Infinity;
   for (const v of vals) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  // Contour levels evenly spaced in log(1 + f − min); a darker pixel where the level changes.
+  const levels = 18;
+  const span = Math.log1p(hi - lo) || 1;
+  const level = vals.map((v) => Math.min(levels - 1, Math.floor((Math.log1p(v - lo) / span) * levels)));
   const img = new ImageData(n, n);
-  const span = Math.log1p(hi - lo);
-  vals.forEach((v, i) => {
-    const [r, g, b] = colorRamp(Math.log1p(v - lo) / span);
-    img.data.set([r, g, b, 255], i * 4);
+  level.forEach((q, i) => {
+    const [r, g, b] = colorRamp(q / (levels - 1));
+    const c = i % n, row = Math.floor(i / n);
+    const edge = (c + 1 < n && level[i + 1] !== q) || (row + 1 < n && level[i + n] !== q);
+    const k = edge ? 0.86 : 1;
+    img.data.set([r * k, g * k, b * k, 255], i * 4);
   });
   const off = document.createElement("canvas");
   off.width = n; off.height = n;
   off.getContext("2d").putImageData(img, 0, 0);
-  ctx.imageSmoothingEnabled = false;
+  ctx.imageSmoothingEnabled = true;
   ctx.drawImage(off, 0, 0, w, h);
   const sx = (x) => ((x - view.x[0]) / (view.x[1] - view.x[0])) * w;
   const sy = (y) => h - ((y - view.y[0]) / (view.y[1] - view.y[0])) * h;
@@ -450,7 +462,7 @@ async function trainReset() {
     tr.sessions = created;
     tr.info = created[0];
     tr.points = created[0].train_points ? { train: created[0].train_points, test: created[0].test_points } : null;
-    status(`Network ${created[0].network}, ${created[0].train_size} training and ${created[0].test_size} test samples, ${created[0].iters_per_epoch} updates an epoch.`);
+    $("t-info").textContent = `Network ${created[0].network}; ${created[0].train_size} training and ${created[0].test_size} test samples, ${created[0].iters_per_epoch} updates an epoch.`;
   } catch (e) {
     status(e.message, true);
     tr.playing = false;
@@ -625,7 +637,7 @@ function trainControls() {
   box.textContent = "";
   t.racers.forEach((r, i) => racerCard(box, r, i, () => trainChanged(),
     t.racers.length > 1 ? () => { t.racers.splice(i, 1); trainControls(); trainChanged(); } : null));
-  if (t.racers.length < 4) addButton(box, "+ optimizer", () => { t.racers.push({ optimizer: "momentum", lr: 0.05 }); trainControls(); trainChanged(); });
+  if (t.racers.length < 4) addButton(box, "+ optimizer", () => { t.racers.push(nextRacer(t.racers, TRAIN_EXTRA)); trainControls(); trainChanged(); });
 }
 
 let histTimer = null;
@@ -667,15 +679,16 @@ function wireTrain() {
 
 // ---------------------------------------------------------------- initialisation histograms
 function drawHistogram(canvas, layer, range, title) {
-  const { ctx, w, h } = fit(canvas, 0.8);
+  const { ctx, w, h } = fit(canvas, 0.85);
   ctx.clearRect(0, 0, w, h);
-  const m = { l: 34, r: 6, t: 20, b: 18 };
+  const m = { l: 34, r: 6, t: layer.zeros > 0 ? 34 : 20, b: 18 };
   const counts = layer.counts;
   const others = counts.map((c, k) => (k === 0 ? c - layer.zeros : c));
   // ReLU's exact zeros (all in the first bin) would flatten every other bar: clip the axis at
   // the tallest bar without them, as the book's figure does, and print their number.
   const clip = layer.zeros > 0;
-  let top = Math.max(...(clip ? others : counts), 1) * 1.1;
+  const top = Math.max(...(clip ? others : counts), 1) * 1.1;
+  const clipped = clip && counts[0] > top;
   const bw = (w - m.l - m.r) / counts.length;
   const Y = (c) => h - m.b - (Math.min(c, top) / top) * (h - m.t - m.b);
   ctx.fillStyle = "#5b6672";
@@ -686,16 +699,18 @@ function drawHistogram(canvas, layer, range, title) {
   ctx.fillText(String(range[1]), w - m.r - 10, h - 4);
   ctx.fillStyle = "#1f6feb";
   counts.forEach((c, k) => ctx.fillRect(m.l + k * bw + 0.5, Y(c), bw - 1, h - m.b - Y(c)));
-  if (clip && counts[0] > top) {
+  if (clipped) {
+    // A break in the clipped bar.
     ctx.fillStyle = "#fff";
-    ctx.fillRect(m.l, m.t + 6, bw, 3);
+    ctx.fillRect(m.l, m.t + 5, bw, 3);
   }
   ctx.fillStyle = "#1d232b";
   ctx.font = "12px system-ui";
-  ctx.fillText(title, m.l, 13);
+  ctx.fillText(title, 4, 13);
   if (layer.zeros > 0) {
     ctx.font = "11px system-ui";
-    ctx.fillText(`zeros: ${layer.zeros.toLocaleString("en")}`, m.l + bw + 4, m.t + 14);
+    ctx.fillStyle = "#b42318";
+    ctx.fillText(`zeros: ${layer.zeros.toLocaleString("en")}${clipped ? " (bar clipped)" : ""}`, 4, 27);
   }
 }
 
@@ -707,7 +722,7 @@ async function histograms(box, init, activation, layers) {
       const c = document.createElement("canvas");
       c.setAttribute("aria-label", `layer ${i + 1} activations`);
       box.append(c);
-      drawHistogram(c, l, r.range, `${i + 1}-layer · std ${fmt(l.std)}`);
+      drawHistogram(c, l, r.range, `layer ${i + 1} · std ${fmt(l.std)}`);
     });
     box.dataset.zeros = JSON.stringify(r.layers.map((l) => l.zeros));
   } catch (e) {

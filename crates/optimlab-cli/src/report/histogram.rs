@@ -95,7 +95,8 @@ impl Figure for Histogram {
                     .fold(0.0, f64::max)
             })
             .max(1e-12)
-            * 1.05;
+            // Headroom for the note above the bars.
+            * if self.note.is_empty() { 1.05 } else { 1.25 };
         let (x0, x1) = (self.edges[0], *self.edges.last().unwrap());
         let mut chart = ChartBuilder::on(&body)
             .margin(6)
