@@ -19,9 +19,9 @@ pub struct Args {
     /// Serve the page on 127.0.0.1 instead of (or as well as) writing it
     #[arg(long)]
     serve: bool,
-    /// Port for --serve (0 picks a free one)
-    #[arg(long, default_value_t = 8000, requires = "serve")]
-    port: u16,
+    /// Port for --serve (default 8000; 0 picks a free one)
+    #[arg(long)]
+    port: Option<u16>,
 }
 
 #[cfg(playground_wasm)]
@@ -49,6 +49,9 @@ pub fn page() -> Result<String> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.port.is_some() && !args.serve {
+        anyhow::bail!("--port applies to --serve: add --serve to serve the page");
+    }
     let page = page()?;
     let out = match (&args.out, args.serve) {
         (Some(dir), _) => Some(dir.clone()),
@@ -68,7 +71,7 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     if args.serve {
-        serve(&page, args.port)?;
+        serve(&page, args.port.unwrap_or(8000))?;
     }
     Ok(())
 }
