@@ -42,10 +42,10 @@ fn build(root: &Path, out: &Path) -> Result<(), String> {
         .output()
         .map_err(|e| format!("cannot run {rustc}: {e}"))?;
     let sysroot = String::from_utf8_lossy(&sysroot.stdout).trim().to_string();
-    if !Path::new(&sysroot)
-        .join("lib/rustlib/wasm32-unknown-unknown")
-        .is_dir()
-    {
+    let wasm_std = Path::new(&sysroot).join("lib/rustlib/wasm32-unknown-unknown");
+    // Installing the target must rebuild with the page (a missing path reruns every build).
+    println!("cargo::rerun-if-changed={}", wasm_std.display());
+    if !wasm_std.is_dir() {
         return Err(
             "the wasm32-unknown-unknown target is not installed; run `rustup target add \
                     wasm32-unknown-unknown` and rebuild"

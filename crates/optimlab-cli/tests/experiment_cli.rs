@@ -490,7 +490,10 @@ ratios = [0.0, 0.2]
     assert_eq!(results(&root.join("trajectories"))["settings"]["steps"], 10);
     // ReLU's spike of exact zeros is clipped and counted in every panel, as in the book.
     let relu = std::fs::read_to_string(root.join("init-activations/hist_relu.svg")).unwrap();
-    assert!(relu.matches("zeros: ").count() >= 5, "no zero counts in the ReLU figure");
+    assert!(
+        relu.matches("zeros: ").count() >= 5,
+        "no zero counts in the ReLU figure"
+    );
     assert!(relu.contains("(bar clipped)"));
     assert_eq!(
         results(&root.join("batch-norm"))["output"]["scales"]

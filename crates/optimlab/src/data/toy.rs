@@ -40,8 +40,9 @@ impl Toy {
         }
     }
 
-    /// `n` points (half of each class, as TensorFlow Playground draws them) with `noise` in
-    /// [0, 0.5], as its slider (0–50 %); the same seed gives the same points.
+    /// `n` points drawn as TensorFlow Playground draws them (half of each class, except XOR,
+    /// which is uniform over the plane) with `noise` in [0, 0.5], as its slider (0–50 %); the
+    /// same seed gives the same points.
     pub fn points(self, n: usize, noise: f64, seed: u64) -> Vec<([f64; 2], usize)> {
         let mut rng = rng::stream(seed, Purpose::Data);
         let mut uniform = |lo: f64, hi: f64| lo + (hi - lo) * rng.random::<f64>();
@@ -142,9 +143,20 @@ mod tests {
             let a = toy.dataset(200, 0.0, 3);
             a.validate().unwrap();
             assert_eq!(a, toy.dataset(200, 0.0, 3), "{toy:?} is seeded");
-            assert_ne!(a, toy.dataset(200, 0.0, 4), "{toy:?} depends on the seed");
+            // (Without noise the spiral is the same curve for every seed.)
+            let noisy = toy.dataset(200, 0.2, 3);
+            assert_ne!(
+                noisy,
+                toy.dataset(200, 0.2, 4),
+                "{toy:?} depends on the seed"
+            );
             let ones = a.labels.iter().filter(|&&l| l == 1).count();
-            assert_eq!(ones, 100, "{toy:?}");
+            if toy == Toy::Xor {
+                // Uniform over the plane: about half in each class.
+                assert!((70..130).contains(&ones), "{toy:?}: {ones}");
+            } else {
+                assert_eq!(ones, 100, "{toy:?}");
+            }
         }
         // Without noise the labels follow the geometry exactly.
         for ([x, y], label) in Toy::Circle.points(100, 0.0, 1) {
