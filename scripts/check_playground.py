@@ -207,6 +207,17 @@ def main():
         zeros = json.loads(page.eval("document.getElementById('t-hist').dataset.zeros"))
         check(len(zeros) == 5 and all(z > 10000 for z in zeros),
               f"the ReLU activation histograms count their zeros: {zeros}")
+        # The initialisation tab: sigmoid with std 1 has no exact zeros; ReLU with He does.
+        page.eval("document.querySelector('[data-tab=init]').click()")
+        hist_zeros = ("new Promise(r => { const t = setInterval(() => { const z = document.getElementById('i-hist').dataset.zeros;"
+                      " if (z) { clearInterval(t); delete document.getElementById('i-hist').dataset.zeros; r(JSON.parse(z)); } }, 50); })")
+        sigmoid = page.eval(hist_zeros, timeout=30)
+        page.eval("const a = document.getElementById('i-activation'); a.value = 'relu'; a.dispatchEvent(new Event('change'));"
+                  "const i = document.getElementById('i-init'); i.value = 'he'; i.dispatchEvent(new Event('change'))")
+        relu = page.eval(hist_zeros, timeout=30)
+        check(sigmoid == [0] * 5 and len(relu) == 5 and all(z > 10000 for z in relu),
+              f"the initialisation tab draws the study (zeros: sigmoid {sigmoid}, ReLU {relu})")
+        page.eval("document.querySelector('[data-tab=train]').click()")
         state = page.eval("decodeURIComponent(location.hash.slice(1))")
         check('"bn":true' in state and "rmsprop" in state, "the address holds the page's state")
         if a.screenshot:
