@@ -164,8 +164,23 @@ function racerCard(container, racer, index, onChange, onRemove) {
       inp.step = "any";
       inp.placeholder = "default";
       inp.value = racer[key] ?? "";
-      inp.oninput = () => { racer[key] = num(inp.value); onChange(); };
-      l.append(inp);
+      // A slider beside the box: the lr on a log scale (10⁻⁴ to 10), the decay rates in [0, 1).
+      const slider = document.createElement("input");
+      slider.type = "range";
+      slider.setAttribute("aria-label", key + " slider");
+      const log = key === "lr";
+      if (log) { slider.min = -4; slider.max = 1; slider.step = 0.05; } else { slider.min = 0; slider.max = 0.999; slider.step = 0.001; }
+      const typical = { lr: 0.01, momentum: 0.9, rho: 0.9, beta1: 0.9, beta2: 0.999 }[key];
+      const place = (v) => { slider.value = log ? Math.log10(v) : v; };
+      place(racer[key] ?? typical);
+      inp.oninput = () => { racer[key] = num(inp.value); if (racer[key] > 0) place(racer[key]); onChange(); };
+      slider.oninput = () => {
+        const v = log ? Number((10 ** Number(slider.value)).toPrecision(2)) : Number(slider.value);
+        racer[key] = v;
+        inp.value = v;
+        onChange();
+      };
+      l.append(inp, slider);
       row.append(l);
     }
   }
