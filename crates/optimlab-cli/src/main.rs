@@ -43,6 +43,8 @@ enum Command {
     Data(commands::data::Args),
     /// Hyperparameter search: run a study, join it as a worker, inspect, copy and report it.
     Tune(commands::tune::Args),
+    /// Write (or serve) the interactive page: optimizer races, live training, initialisation.
+    Playground(commands::playground::Args),
 }
 
 /// Exit code of a run stopped because the loss diverged.
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Command::Data(args) => commands::data::run(args),
         Command::Tune(args) => commands::tune::run(args),
         Command::Experiment(args) => commands::experiment::run(args),
+        Command::Playground(args) => commands::playground::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

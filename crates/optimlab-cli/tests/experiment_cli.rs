@@ -476,7 +476,25 @@ ratios = [0.0, 0.2]
         );
         assert_report(&root.join(name));
     }
+    // The index links the playground, written next to the reports (unless the binary was
+    // built without the wasm32 target, which the index then says).
+    let playground = root.join("playground/index.html").is_file();
+    if playground {
+        assert!(
+            index.contains("href=\"playground/index.html\""),
+            "index links the playground"
+        );
+    } else {
+        assert!(index.contains("No interactive playground"), "{index}");
+    }
     assert_eq!(results(&root.join("trajectories"))["settings"]["steps"], 10);
+    // ReLU's spike of exact zeros is clipped and counted in every panel, as in the book.
+    let relu = std::fs::read_to_string(root.join("init-activations/hist_relu.svg")).unwrap();
+    assert!(
+        relu.matches("zeros: ").count() >= 5,
+        "no zero counts in the ReLU figure"
+    );
+    assert!(relu.contains("(bar clipped)"));
     assert_eq!(
         results(&root.join("batch-norm"))["output"]["scales"]
             .as_array()
@@ -504,7 +522,12 @@ ratios = [0.0, 0.2]
             "{report}{}",
             String::from_utf8_lossy(&check.stderr)
         );
-        assert!(report.contains("8 passed, 0 failed"), "{report}");
+        // The index, seven reports and, when the binary has it, the playground page.
+        let pages = if playground { 9 } else { 8 };
+        assert!(
+            report.contains(&format!("{pages} passed, 0 failed")),
+            "{report}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,6 +5,7 @@ pub mod data;
 pub mod experiment;
 pub mod experiment_search;
 pub mod model;
+pub mod playground;
 pub mod train;
 pub mod trajectory;
 pub mod tune;

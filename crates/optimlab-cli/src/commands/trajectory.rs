@@ -5,7 +5,7 @@ use anyhow::Result;
 use optimlab::Preset;
 use optimlab::experiments::trajectory::{self, TestFunction, Trajectory};
 use optimlab::optim::{OptimizerConfig, OptimizerName};
-use optimlab::tensor::{DType, Scalar};
+use optimlab::tensor::DType;
 
 #[derive(clap::Args)]
 #[command(
@@ -38,36 +38,26 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let dtype = args.dtype.unwrap_or(args.preset.dtype());
-    match dtype {
-        DType::F32 => run_typed::<f32>(&args, dtype),
-        DType::F64 => run_typed::<f64>(&args, dtype),
-    }
-}
-
-fn run_typed<T: Scalar>(args: &Args, dtype: DType) -> Result<()> {
-    let mut config = args.optimizer.clone();
-    config.name.get_or_insert(OptimizerName::Sgd);
-    config.preset = args.preset;
-    let resolved = config.resolve()?;
-    let mut optimizer = resolved.build::<T>()?;
-    let start = args.start.unwrap_or(args.function.default_start());
-    let path = trajectory::run(args.function, &mut optimizer, start, args.steps)?;
+    // The same request the playground page sends, so both compute the same path.
+    let request = trajectory::Request {
+        function: args.function,
+        start: args.start,
+        steps: args.steps,
+        preset: args.preset,
+        dtype: args.dtype,
+        optimizer: args.optimizer.clone(),
+    };
+    let report = request.run()?;
     if args.json {
-        let out = serde_json::json!({
-            "function": args.function.name(),
-            "optimizer": resolved.name,
-            "preset": args.preset.name(),
-            "dtype": dtype.name(),
-            "steps": args.steps,
-            "start": start,
-            "config": resolved,
-            "positions": path.positions,
-            "values": path.values,
-        });
-        println!("{out}");
+        println!("{}", serde_json::to_string(&report)?);
     } else {
-        print_table(args, resolved.name, &path, dtype);
+        let path = Trajectory {
+            function: report.function,
+            optimizer: report.optimizer.to_string(),
+            positions: report.positions,
+            values: report.values,
+        };
+        print_table(&args, report.optimizer, &path, report.dtype);
     }
     Ok(())
 }

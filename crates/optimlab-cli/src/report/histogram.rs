@@ -5,6 +5,7 @@ use super::style::{Drawn, FONT, fmt_num};
 use anyhow::{Result, bail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Bar heights `counts[k]` over `[edges[k], edges[k + 1])`.
 #[derive(Clone, Debug)]
@@ -17,6 +18,8 @@ pub struct Histogram {
     pub color: RGBColor,
     /// A fixed top of the y axis (so the panels of a grid compare at a glance).
     pub y_max: Option<f64>,
+    /// A line printed in the top right corner (e.g. the count of a clipped bar).
+    pub note: String,
     pub size: (u32, u32),
 }
 
@@ -35,6 +38,7 @@ impl Histogram {
             counts,
             color,
             y_max: None,
+            note: String::new(),
             size: (700, 480),
         }
     }
@@ -91,7 +95,8 @@ impl Figure for Histogram {
                     .fold(0.0, f64::max)
             })
             .max(1e-12)
-            * 1.05;
+            // Headroom for the note above the bars.
+            * if self.note.is_empty() { 1.05 } else { 1.25 };
         let (x0, x1) = (self.edges[0], *self.edges.last().unwrap());
         let mut chart = ChartBuilder::on(&body)
             .margin(6)
@@ -131,6 +136,18 @@ impl Figure for Histogram {
                     }),
             )
             .drawn()?;
+        if !self.note.is_empty() {
+            let style = (FONT, tick_px)
+                .into_text_style(&body)
+                .pos(Pos::new(HPos::Right, VPos::Top));
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    self.note.clone(),
+                    (x1 - (x1 - x0) * 0.02, top * 0.97),
+                    style,
+                )))
+                .drawn()?;
+        }
         Ok(())
     }
 }

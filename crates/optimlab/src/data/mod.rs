@@ -11,6 +11,7 @@ pub mod digits;
 pub mod download;
 pub mod idx;
 pub mod source;
+pub mod toy;
 
 pub use source::{DataConfig, DataSource, Splits, cache_dir};
 

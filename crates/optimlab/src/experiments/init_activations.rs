@@ -93,6 +93,10 @@ pub struct LayerStats {
     /// Values below / above the range (not in any bin).
     pub below: u64,
     pub above: u64,
+    /// Values exactly 0 (ReLU's dead outputs: they all fall in the first bin, a spike that
+    /// dwarfs the other bars, so plots clip it and print this count).
+    #[serde(default)]
+    pub zeros: u64,
     /// `(below + above) / values`.
     pub outside_share: f64,
     pub mean: f64,
@@ -171,7 +175,7 @@ fn layer_stats<T: Scalar>(
 ) -> LayerStats {
     let [lo, hi] = histogram_range(activation);
     let mut counts = vec![0u64; bins];
-    let (mut below, mut above) = (0u64, 0u64);
+    let (mut below, mut above, mut zeros) = (0u64, 0u64, 0u64);
     let (mut sum, mut sum_sq, mut saturated) = (0.0, 0.0, 0u64);
     let is_saturated = |v: f64| match activation {
         Activation::Sigmoid => v < saturation || v > 1.0 - saturation,
@@ -185,6 +189,7 @@ fn layer_stats<T: Scalar>(
             let v = t.as_f64();
             sum += v;
             sum_sq += v * v;
+            zeros += u64::from(v == 0.0);
             if is_saturated(v) {
                 saturated += 1;
             } else {
@@ -206,6 +211,7 @@ fn layer_stats<T: Scalar>(
         counts,
         below,
         above,
+        zeros,
         outside_share: (below + above) as f64 / n,
         mean,
         std: (sum_sq / n - mean * mean).max(0.0).sqrt(),
@@ -338,6 +344,7 @@ mod tests {
         let s = layer_stats(&z, Activation::Relu, 10, 0.01);
         assert_eq!(s.counts.iter().sum::<u64>() + s.below + s.above, 6);
         assert_eq!((s.below, s.above), (1, 1));
+        assert_eq!(s.zeros, 1);
         assert_eq!(s.counts[0], 1); // 0.0
         assert_eq!(s.counts[5], 1); // 0.5
         assert_eq!(s.counts[9], 2); // 0.99 and the right edge 1.0

@@ -1,15 +1,17 @@
 //! Optimizer paths on 2-D test functions (the chapter's first figure).
 
+use crate::Preset;
 use crate::nn::{ParamKind, ParamMut, Parameters};
-use crate::optim::{OptimError, Optimizer};
-use crate::tensor::Scalar;
+use crate::optim::{OptimError, Optimizer, OptimizerConfig, OptimizerName, ResolvedOptimizer};
+use crate::tensor::{DType, Scalar};
 use serde::{Deserialize, Serialize};
 
 /// A 2-D function with its gradient.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TestFunction {
     /// The book's `f = x²/20 + y²`: a valley twenty times flatter along x; minimum (0, 0).
+    #[default]
     Book,
     /// Rosenbrock's `(1 − x)² + 100(y − x²)²`: a curved valley; minimum (1, 1).
     Rosenbrock,
@@ -187,6 +189,83 @@ pub fn run<T: Scalar>(
         positions,
         values,
     })
+}
+
+/// A path as `optimlab trajectory` and the playground page ask for it: the function, start,
+/// number of updates, preset, element type and the optimizer's settings (flattened, with the
+/// keys of `optimlab train`: `optimizer`, `flavour`, `lr`, `momentum`, `beta1`, …).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(default)]
+    pub function: TestFunction,
+    /// The function's customary start when unset.
+    #[serde(default)]
+    pub start: Option<[f64; 2]>,
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+    #[serde(default)]
+    pub preset: Preset,
+    /// The preset's when unset.
+    #[serde(default)]
+    pub dtype: Option<DType>,
+    /// SGD when no `optimizer` is named.
+    #[serde(flatten)]
+    pub optimizer: OptimizerConfig,
+}
+
+fn default_steps() -> usize {
+    30
+}
+
+/// A request's path with every setting it resolved to (`optimlab trajectory --json`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub function: TestFunction,
+    pub optimizer: OptimizerName,
+    pub preset: Preset,
+    pub dtype: DType,
+    pub steps: usize,
+    pub start: [f64; 2],
+    pub config: ResolvedOptimizer,
+    pub positions: Vec<[f64; 2]>,
+    pub values: Vec<f64>,
+}
+
+impl Request {
+    /// Resolves the optimizer against the preset and runs it.
+    pub fn run(&self) -> Result<Report, OptimError> {
+        let mut config = self.optimizer.clone();
+        config.name.get_or_insert(OptimizerName::Sgd);
+        config.preset = self.preset;
+        let resolved = config.resolve()?;
+        let dtype = self.dtype.unwrap_or(self.preset.dtype());
+        let start = self.start.unwrap_or(self.function.default_start());
+        let path = match dtype {
+            DType::F32 => run(
+                self.function,
+                &mut resolved.build::<f32>()?,
+                start,
+                self.steps,
+            )?,
+            DType::F64 => run(
+                self.function,
+                &mut resolved.build::<f64>()?,
+                start,
+                self.steps,
+            )?,
+        };
+        Ok(Report {
+            function: self.function,
+            optimizer: resolved.name,
+            preset: self.preset,
+            dtype,
+            steps: self.steps,
+            start,
+            config: resolved,
+            positions: path.positions,
+            values: path.values,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -82,8 +82,8 @@ impl<T: Scalar> UpdateRule<T> for Adam {
 
     fn update(&self, ctx: &StepContext, value: &mut [T], grad: &[T], state: &mut ParamState<T>) {
         let t = ctx.t as f64;
-        let bc1 = 1.0 - self.beta1.powf(t);
-        let bc2 = 1.0 - self.beta2.powf(t);
+        let bc1 = 1.0 - super::pow(self.beta1, t);
+        let bc2 = 1.0 - super::pow(self.beta2, t);
         let (one_m_b1, b2) = (T::from_f64(1.0 - self.beta1), T::from_f64(self.beta2));
         let one_m_b2 = T::from_f64(1.0 - self.beta2);
         let eps = T::from_f64(self.eps);

@@ -40,6 +40,13 @@ pub use schedule::{Schedule, ScheduleError, Scheduler};
 
 use crate::tensor::Scalar;
 
+/// `base^exp` from the pure-Rust `libm`, identical on every platform: the platform's `pow`
+/// (glibc natively, another in wasm32) can differ in the last bit, and an update rule's bias
+/// correction would then move a path computed in the browser off the command line's.
+pub(crate) fn pow(base: f64, exp: f64) -> f64 {
+    libm::pow(base, exp)
+}
+
 /// Errors from building or stepping an optimizer or schedule.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OptimError {

@@ -42,7 +42,7 @@ impl NAdam {
     }
 
     fn mu(&self, t: f64) -> f64 {
-        self.beta1 * (1.0 - 0.5 * 0.96f64.powf(t * self.momentum_decay))
+        self.beta1 * (1.0 - 0.5 * super::pow(0.96, t * self.momentum_decay))
     }
 }
 
@@ -69,7 +69,7 @@ impl<T: Scalar> UpdateRule<T> for NAdam {
 
     fn update(&self, ctx: &StepContext, value: &mut [T], grad: &[T], state: &mut ParamState<T>) {
         let t = ctx.t as f64;
-        let inv_bc2 = T::from_f64(1.0 / (1.0 - self.beta2.powf(t)));
+        let inv_bc2 = T::from_f64(1.0 / (1.0 - super::pow(self.beta2, t)));
         let (mu, mu_next) = (self.mu(t), self.mu(t + 1.0));
         state.scalars[0] *= mu;
         let prod = state.scalars[0];

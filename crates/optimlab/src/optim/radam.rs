@@ -51,9 +51,9 @@ impl<T: Scalar> UpdateRule<T> for RAdam {
     fn update(&self, ctx: &StepContext, value: &mut [T], grad: &[T], state: &mut ParamState<T>) {
         let t = ctx.t as f64;
         let (b1, b2) = (self.beta1, self.beta2);
-        let (bc1, bc2) = (1.0 - b1.powf(t), 1.0 - b2.powf(t));
+        let (bc1, bc2) = (1.0 - super::pow(b1, t), 1.0 - super::pow(b2, t));
         let rho_inf = 2.0 / (1.0 - b2) - 1.0;
-        let rho_t = rho_inf - 2.0 * t * b2.powf(t) / bc2;
+        let rho_t = rho_inf - 2.0 * t * super::pow(b2, t) / bc2;
         let rect = || {
             ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
                 .sqrt()

@@ -98,7 +98,24 @@ impl Experiment for Prepared {
                         })
                         .unwrap_or_default(),
                 };
-                let y_max = counts.iter().flatten().copied().fold(0.0, f64::max);
+                // Exact zeros (ReLU's dead outputs, about half of all values) fill the first bin
+                // and would flatten every other bar: the axis stops at the tallest bar without
+                // them, as the book's figure does, and each panel prints their count.
+                let zeros: Vec<f64> = (0..counts.len())
+                    .map(|l| {
+                        k.seeds.iter().map(|s| s[l].zeros as f64).sum::<f64>()
+                            / k.seeds.len().max(1) as f64
+                    })
+                    .collect();
+                let y_max = counts
+                    .iter()
+                    .zip(&zeros)
+                    .flat_map(|(cnt, &z)| {
+                        cnt.iter()
+                            .enumerate()
+                            .map(move |(b, &n)| if b == 0 { n - z } else { n })
+                    })
+                    .fold(0.0, f64::max);
                 for (li, cnt) in counts.iter().enumerate() {
                     let bins = cnt.len().max(1);
                     let [lo, hi] = k.range;
@@ -111,6 +128,14 @@ impl Experiment for Prepared {
                         cnt.clone(),
                         PALETTE[ri % PALETTE.len()],
                     );
+                    if zeros[li] > 0.0 {
+                        let clipped = cnt.first().is_some_and(|&n| n > y_max);
+                        h.note = format!(
+                            "zeros: {}{}",
+                            fmt_count(zeros[li]),
+                            if clipped { " (bar clipped)" } else { "" }
+                        );
+                    }
                     h.y_max = Some(y_max);
                     panels.push(h);
                 }
@@ -138,7 +163,7 @@ impl Experiment for Prepared {
         let title = "Activations by weight initialisation";
         let intro = [
             "A batch of random inputs passes through a stack of equally wide layers; each histogram shows one layer's activations. Rows are weight scales, columns are layers.",
-            "With sigmoid, std 1 pushes the activations to 0 and 1 (saturation: vanishing gradients) and std 0.01 squeezes them around 0.5 (no diversity); Xavier keeps them spread. With ReLU, He's √(2/n) keeps every layer's spread alike while the smaller scales shrink layer by layer.",
+            "With sigmoid, std 1 pushes the activations to 0 and 1 (saturation: vanishing gradients) and std 0.01 squeezes them around 0.5 (no diversity); Xavier keeps them spread. With ReLU, He's √(2/n) keeps every layer's spread alike while the smaller scales shrink layer by layer. About half of ReLU's outputs are exactly 0; drawn, that bar would flatten all the others, so as in the book the y-axis stops at the tallest other bar and each panel prints the count of zeros.",
             "The table gives the last layer's standard deviation, the share of saturated activations (sigmoid/tanh near their limits, ReLU at 0) and the share of units that never activate.",
         ];
         Report {
@@ -157,4 +182,21 @@ impl Experiment for Prepared {
         }
         .write(dir, c, &out)
     }
+}
+
+/// A count with thousands separators (a mean over seeds keeps one decimal).
+fn fmt_count(n: f64) -> String {
+    let whole = n.trunc() as u64;
+    let digits = whole.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n.fract() != 0.0 {
+        out.push_str(&format!(".{}", ((n.fract() * 10.0).round() as u64).min(9)));
+    }
+    out
 }

@@ -404,12 +404,25 @@ fn all(common: &Common) -> Result<()> {
         });
         done_all.push(done);
     }
-    report::write_index(
-        staging.path(),
-        "optimlab experiments",
-        "The chapter's experiments on training: optimizers, weight initialisation and more. Each report shows its figures, the settings it ran with and its key numbers.",
-        &entries,
-    )?;
+    // The interactive page goes with the reports, so the index can link it.
+    let mut intro = "The chapter's experiments on training: optimizers, weight initialisation and more. Each report shows its figures, the settings it ran with and its key numbers.".to_string();
+    match crate::commands::playground::page() {
+        Ok(page) => {
+            let dir = staging.path().join("playground");
+            std::fs::create_dir(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::write(dir.join("index.html"), page)
+                .with_context(|| format!("cannot write {}", dir.display()))?;
+            entries.push(IndexEntry {
+                title: "Playground: the chapter, interactive".into(),
+                href: "playground/index.html".into(),
+                summary: "Race optimizers on 2-D functions, train networks live on the digits or 2-D sets, watch the initialisation's activations: the library in the browser, offline".into(),
+                thumbnail: None,
+            });
+        }
+        Err(e) => intro.push_str(&format!(" (No interactive playground: {e}.)")),
+    }
+    report::write_index(staging.path(), "optimlab experiments", &intro, &entries)?;
     commit(&ctx, staging, &out)?;
     if !common.quiet {
         for d in &done_all {

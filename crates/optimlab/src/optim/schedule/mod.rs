@@ -139,8 +139,10 @@ impl Schedule {
         let kf = k as f64;
         match self {
             Schedule::Constant | Schedule::Plateau(_) => base,
-            Schedule::Step { step_size, gamma } => base * gamma.powf((k / step_size) as f64),
-            Schedule::Exponential { gamma } => base * gamma.powf(kf),
+            Schedule::Step { step_size, gamma } => {
+                base * crate::optim::pow(*gamma, (k / step_size) as f64)
+            }
+            Schedule::Exponential { gamma } => base * crate::optim::pow(*gamma, kf),
             Schedule::Cosine { t_max, eta_min } => {
                 eta_min + (base - eta_min) * (1.0 + (PI * kf / *t_max as f64).cos()) / 2.0
             }
