@@ -18,8 +18,11 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// A target: feeds the input to a reader, returns whether the reader accepted it.
+pub type Target = fn(&[u8]) -> bool;
+
 /// Every target by name, as `scripts/fuzz.sh` and the replay tests know them.
-pub const TARGETS: &[(&str, fn(&[u8]) -> bool)] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("idx", idx),
     ("idx_gz", idx_gz),
     ("csv", csv),
