@@ -109,3 +109,22 @@ fn targets_tell_accepted_from_refused() {
     assert!(targets::journal(b""));
     assert!(!targets::journal(b"{\"op_code\": 99}\n"));
 }
+
+/// The model whose metadata claims a 64-8000000-10 network for the tensors of a 64-16-10 one
+/// is refused before the network is built: building it first allocated gigabytes (an
+/// out-of-memory under the fuzzer's 2 GiB limit) and only then failed on the shapes.
+#[test]
+fn a_model_configuration_larger_than_its_tensors_is_refused_before_allocating() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz/model/config-claims-8000000-hidden-units");
+    let bytes = std::fs::read(&path).unwrap();
+    let e = optimlab::train::Model::from_bytes(&bytes, &path)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("describes a network of 616000010 parameters (layers 64-8000000-10)")
+            && e.contains("the file holds"),
+        "{e}"
+    );
+}
