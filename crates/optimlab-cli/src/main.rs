@@ -88,6 +88,9 @@ fn main() -> ExitCode {
         Command::Experiment(_) => signals::install(signals::OnSignal::AtOnce(
             "interrupted: the unfinished report was removed; nothing written",
         )),
+        Command::Tune(t) if t.runs_trials() => signals::install(signals::OnSignal::Graceful(
+            "stopping after the current step (signal again to quit at once)…",
+        )),
         _ => {}
     }
     let result = match cli.command {
@@ -135,6 +138,11 @@ fn main() -> ExitCode {
             // Stopped by a signal after writing what was finished: the message says what.
             if let Some(signals::Interrupted(message)) = e.downcast_ref() {
                 eprintln!("{message}");
+                return ExitCode::from(signals::exit_code().unwrap_or(130));
+            }
+            // `tune run`/`worker` stopped by a signal: the trial is given back; say how to go on.
+            if let Some(i) = e.downcast_ref::<commands::tune::Interrupted>() {
+                eprintln!("{i}");
                 return ExitCode::from(signals::exit_code().unwrap_or(130));
             }
             // One line: the chain of causes joined, never a backtrace.

@@ -1,10 +1,10 @@
 //! SIGINT/SIGTERM, SIGPIPE and panics: how the binary ends when it is told to, when its reader
 //! goes away, or on a bug.
 //!
-//! `train` and `experiment all` stop gracefully ([`OnSignal::Graceful`]): the first signal
-//! raises the stop flag (a run finishes its step and writes a checkpoint; `experiment all`
-//! finishes the experiment under way and writes the reports done), a second one ends the
-//! process at once. A single experiment ends at once ([`OnSignal::AtOnce`]). Ending at once
+//! `train`, `tune run`/`worker` and `experiment all` stop gracefully ([`OnSignal::Graceful`]):
+//! the first signal raises the stop flag (a run finishes its step and writes a checkpoint; a
+//! tuning worker gives its trial back; `experiment all` finishes the experiment under way and
+//! writes the reports done), a second one ends the process at once. A single experiment ends at once ([`OnSignal::AtOnce`]). Ending at once
 //! first removes the folders registered with [`cleanup_on_signal`] (a report's staging
 //! folder), so an interrupted command leaves nothing half-written.
 
@@ -17,7 +17,8 @@ static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// The flag the first SIGINT/SIGTERM raises when handlers were installed with `graceful`.
+/// The flag the first SIGINT/SIGTERM raises when handlers were installed with
+/// [`OnSignal::Graceful`].
 pub fn stop_flag() -> Arc<AtomicBool> {
     STOP.get_or_init(|| Arc::new(AtomicBool::new(false)))
         .clone()

@@ -369,8 +369,8 @@ fn threshold_bounds_and_divergence() {
     assert!(!decide(t.as_ref(), &[], &at(0.2), Direction::Maximize));
     assert!(!decide(t.as_ref(), &[], &at(1.0), Direction::Maximize));
     assert!(decide(t.as_ref(), &[], &at(1.5), Direction::Maximize));
-    // Without bounds: only NaN and ±∞.
-    let guard = pruner::parse("threshold", 5).unwrap();
+    // One bound is enough; NaN and ±∞ are pruned whatever the bounds.
+    let guard = pruner::parse("threshold:upper=1e300", 5).unwrap();
     assert!(!decide(
         guard.as_ref(),
         &[],
@@ -379,6 +379,11 @@ fn threshold_bounds_and_divergence() {
     ));
     for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         assert!(decide(guard.as_ref(), &[], &at(v), Direction::Minimize));
+    }
+    // Without any bound it would prune almost nothing: refused, naming what to give.
+    for name in ["threshold", "threshold:warmup=2"] {
+        let e = pruner::parse(name, 5).err().expect(name).to_string();
+        assert!(e.contains("lower=L, upper=U"), "{e}");
     }
     // Warm-up: nothing before step 3.
     let warm = ThresholdPruner::parse(Some("upper=1,warmup=3")).unwrap();
@@ -402,9 +407,13 @@ fn nop_never_prunes() {
 
 #[test]
 fn parse_names_and_errors() {
-    for name in ["none", "median", "threshold", "asha", "hyperband"] {
+    for name in ["none", "median", "asha", "hyperband"] {
         assert_eq!(pruner::parse(name, 10).unwrap().name(), name);
     }
+    assert_eq!(
+        pruner::parse("threshold:lower=0", 10).unwrap().name(),
+        "threshold"
+    );
     assert_eq!(
         pruner::parse("percentile:25", 10).unwrap().name(),
         "percentile:25"

@@ -131,11 +131,12 @@ fn sqlite_refuses_foreign_and_newer_files_with_one_line_errors() {
         "{err}"
     );
 
+    // A file of optimlab's former schema with a version this build does not know.
     let newer = dir.path().join("newer.db");
-    storage::open(&format!("sqlite:{}", newer.display())).unwrap();
     rusqlite_create(
         &newer,
-        "UPDATE optimlab_meta SET value = '99' WHERE key = 'schema_version'",
+        "CREATE TABLE optimlab_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         INSERT INTO optimlab_meta VALUES ('schema_version', '99')",
     );
     let err = storage::open(&format!("sqlite:{}", newer.display()))
         .err()
@@ -143,6 +144,19 @@ fn sqlite_refuses_foreign_and_newer_files_with_one_line_errors() {
         .to_string();
     assert!(
         err.contains("newer.db") && err.contains("newer optimlab"),
+        "{err}"
+    );
+
+    // Optuna's schema at a revision other than Optuna 5.0's head.
+    let other = dir.path().join("other-revision.db");
+    storage::open(&format!("sqlite:{}", other.display())).unwrap();
+    rusqlite_create(&other, "UPDATE alembic_version SET version_num = 'v9.9.9'");
+    let err = storage::open(&format!("sqlite:{}", other.display()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("other-revision.db") && err.contains("v9.9.9") && !err.contains('\n'),
         "{err}"
     );
 
@@ -187,10 +201,11 @@ fn journal_path(dir: &tempfile::TempDir) -> (std::path::PathBuf, String) {
     (path, url)
 }
 
-/// A crash mid-write leaves a torn last line: it is ignored, and the next append starts on a
-/// fresh line, so both the earlier and the later operations read back.
+/// A crash mid-write leaves a torn last line: it is ignored, and the next append cuts it off
+/// under the lock, so the file holds whole lines only (as Optuna needs) and both the earlier
+/// and the later operations read back.
 #[test]
-fn journal_torn_tail_is_ignored_and_not_built_upon() {
+fn journal_torn_tail_is_ignored_and_cut_off_before_the_next_append() {
     let dir = tempfile::tempdir().unwrap();
     let (path, url) = journal_path(&dir);
     let s = storage::open(&url).unwrap();
@@ -218,9 +233,14 @@ fn journal_torn_tail_is_ignored_and_not_built_upon() {
         .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
-        text.contains(&format!("{torn}\n{{\"")),
-        "the next operation starts on a new line"
+        !text.contains("intermediate_val\""),
+        "the torn line was cut off: {text}"
     );
+    assert!(text.ends_with('\n'));
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("{line:?} is not a whole operation: {e}"));
+    }
     let again = storage::open(&url).unwrap().trials(st).unwrap();
     assert_eq!(again[0].intermediate.len(), 1);
     assert_eq!(again[0].intermediate[&1], 0.5);
@@ -299,6 +319,32 @@ fn journal_unknown_op_code_is_an_error() {
         err.contains("line 2") && err.contains("op_code 99"),
         "{err}"
     );
+}
+
+/// A copied trial (export/import: create-trial with a template) carries its value as Optuna
+/// writes a single objective's: `value` set and `values` null. Both set, Optuna's replay
+/// fails with "Specify only one of value and values".
+#[test]
+fn journal_create_trial_with_a_template_writes_value_not_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, url) = journal_path(&dir);
+    let s = storage::open(&url).unwrap();
+    let st = new_study(&*s, "copy", Direction::Minimize);
+    let t = claim(&*s, st, "w");
+    s.report(t.id, "w", 0, 1.5).unwrap();
+    s.finish(t.id, "w", TrialState::Complete, Some(0.25))
+        .unwrap();
+    let done = s.trials(st).unwrap().remove(0);
+    assert_eq!(s.import_trial(st, &done).unwrap(), 1);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["op_code"], 4);
+    assert_eq!(last["value"], 0.25);
+    assert!(last["values"].is_null(), "{last}");
+    assert_eq!(last["intermediate_values"]["0"], 1.5);
+    let back = storage::open(&url).unwrap().trials(st).unwrap();
+    assert_eq!(back[1].value, Some(0.25));
+    assert_eq!(back[1].state, TrialState::Complete);
 }
 
 /// What we write is what Optuna writes: compact lines, distributions as JSON strings,

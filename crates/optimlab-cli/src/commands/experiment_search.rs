@@ -106,7 +106,7 @@ pub fn run(args: Args) -> Result<()> {
         max_retries: 1,
         quiet: args.quiet,
     };
-    work(&study, &objective, args.workers, &lease)?;
+    work(&study, &objective, args.workers, &lease, &args.storage)?;
 
     println!("=========== Hyper-Parameter Optimization Result ===========");
     for (i, r) in search::ranked(&study.trials()?)
@@ -116,5 +116,12 @@ pub fn run(args: Args) -> Result<()> {
     {
         println!("{}", search::book_line(i + 1, r));
     }
-    report::write(&study, &args.out, 20, Some("lr"), Some("weight_decay"))
+    report::write(
+        &study,
+        &args.out,
+        20,
+        Some("lr"),
+        Some("weight_decay"),
+        &optimlab::tune::study::importance::Evaluator::default(),
+    )
 }

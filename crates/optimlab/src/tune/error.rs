@@ -26,6 +26,10 @@ pub enum TuneError {
     /// failed and re-queued): the report is rejected so no trial completes twice.
     #[error("lease lost on trial {number}: the trial was taken over after its lease expired")]
     LeaseLost { number: u64 },
+    /// The worker was told to stop (SIGINT/SIGTERM) while the trial ran: the trial ends as
+    /// failed and its parameters are re-queued.
+    #[error("trial {number} was interrupted")]
+    Interrupted { number: u64 },
     /// A stored record cannot be understood (unknown op code, corrupt line, bad JSON).
     #[error("{0}")]
     Corrupt(String),

@@ -42,8 +42,10 @@ fn config_error(e: impl std::fmt::Display) -> TuneError {
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Validation accuracy, maximised.
+    #[cfg_attr(feature = "clap", value(alias = "val_acc"))]
     ValAcc,
     /// Validation loss, minimised.
+    #[cfg_attr(feature = "clap", value(alias = "val_loss"))]
     ValLoss,
 }
 
@@ -140,6 +142,13 @@ impl ObjectiveSpec {
     /// searched name is a train setting that can vary per trial, and every value the space
     /// allows (its bounds and choices) gives valid settings.
     pub fn check(&self, space: &Space) -> Result<u64> {
+        self.check_with(space, None)
+    }
+
+    /// [`check`](Self::check), with the data's input size and class count when known (the
+    /// network's memory then counts its first and last layers too). Besides each value on
+    /// its own, the values that need the most memory are checked together.
+    pub fn check_with(&self, space: &Space, dims: Option<(usize, usize)>) -> Result<u64> {
         let base = self.base_settings()?;
         let resolved = base.resolve().map_err(config_error)?;
         for p in &space.params {
@@ -163,9 +172,11 @@ impl ObjectiveSpec {
                     config_error(format!("search space: parameter '{name}' = {value}: {e}"))
                 };
                 let settings = overlay(&base, &params).map_err(|e| bad(&e))?;
-                settings.resolve().map_err(|e| bad(&e))?;
+                let r = settings.resolve().map_err(|e| bad(&e))?;
+                check_network(&r, dims).map_err(|e| bad(&e))?;
             }
         }
+        check_largest(&base, space, dims)?;
         Ok(resolved.train.epochs as u64)
     }
 }
@@ -176,6 +187,8 @@ impl Objective {
         spec.check(space)?;
         let base = spec.base_settings()?;
         let splits = base.data_config().prepare().map_err(config_error)?;
+        // Again with the data's sizes: the first and last layers count now.
+        spec.check_with(space, Some((splits.train.dim, splits.train.classes)))?;
         if splits.val.as_ref().is_none_or(|v| v.is_empty()) {
             return Err(config_error(
                 "the validation split is empty: raise val_fraction or use more training samples",
@@ -197,6 +210,10 @@ impl Objective {
         let resolved = settings
             .resolve()
             .map_err(|e| TrialStop::Failed(e.to_string()))?;
+        // A value the space check could not rule out (a combination of parameters) fails
+        // this trial with the reason, before anything is allocated.
+        let dims = (self.splits.train.dim, self.splits.train.classes);
+        check_network(&resolved, Some(dims)).map_err(TrialStop::Failed)?;
         match resolved.dtype {
             DType::F32 => self.train::<f32>(resolved, trial),
             DType::F64 => self.train::<f64>(resolved, trial),
@@ -276,6 +293,21 @@ pub fn retrain(settings: &RunConfig) -> Result<f64> {
         DType::F32 => retrain_typed::<f32>(resolved, &splits),
         DType::F64 => retrain_typed::<f64>(resolved, &splits),
     }
+}
+
+/// As [`retrain`], as a training run in the folder `dir` (absent or empty): it keeps the
+/// saved model (`model.safetensors`), its configuration and history there. Returns the test
+/// accuracy.
+pub fn retrain_into(settings: &RunConfig, dir: &std::path::Path) -> Result<f64> {
+    let run = crate::train::Run::start(settings.clone(), dir)
+        .map_err(config_error)?
+        .flush_denormals(true);
+    let summary = run
+        .train(&mut crate::train::NoObserver)
+        .map_err(config_error)?;
+    summary
+        .final_test_acc
+        .ok_or_else(|| config_error("the retrained run measured no test accuracy"))
 }
 
 fn retrain_typed<T: Scalar>(mut resolved: ResolvedRun, splits: &Splits) -> Result<f64> {
@@ -358,7 +390,65 @@ pub fn overlay(base: &RunConfig, params: &BTreeMap<String, ParamValue>) -> Resul
     RunConfig::from_table(table, "trial settings").map_err(config_error)
 }
 
-/// Values that exercise a distribution's range: its bounds, or every choice.
+/// The network a trial would train, with the data's sizes (placeholders of 1 when unknown).
+fn network_of(r: &ResolvedRun, dims: Option<(usize, usize)>) -> crate::nn::NetworkConfig {
+    let mut n = r.network.clone();
+    let (input, output) = dims.unwrap_or((1, 1));
+    n.input = input;
+    n.output = output;
+    n
+}
+
+/// What resolving leaves to building the network: its own limits (dropout in [0, 1), layer
+/// sizes) and the memory training takes ([`crate::nn::MEMORY_CEILING`]), as `train` checks.
+fn check_network(r: &ResolvedRun, dims: Option<(usize, usize)>) -> std::result::Result<(), String> {
+    let n = network_of(r, dims);
+    n.validate().map_err(|e| e.to_string())?;
+    n.check_memory(r.train.batch_size, r.dtype.bytes())
+        .map_err(|e| e.to_string())
+}
+
+/// Checks the unconditional parameters together, each at the value that needs the most
+/// memory on its own (say the widest `hidden` with the largest `batch_size`).
+fn check_largest(base: &RunConfig, space: &Space, dims: Option<(usize, usize)>) -> Result<()> {
+    let mut corner = BTreeMap::new();
+    for p in space.params.iter().filter(|p| p.when.is_empty()) {
+        let largest = representative_values(&p.dist)
+            .into_iter()
+            .filter_map(|v| {
+                let params = BTreeMap::from([(p.name.clone(), v.clone())]);
+                let r = overlay(base, &params).ok()?.resolve().ok()?;
+                let bytes = network_of(&r, dims).memory_bytes(r.train.batch_size, r.dtype.bytes());
+                Some((bytes, v))
+            })
+            .max_by_key(|(bytes, _)| *bytes);
+        if let Some((_, v)) = largest {
+            corner.insert(p.name.clone(), v);
+        }
+    }
+    if corner.len() < 2 {
+        return Ok(());
+    }
+    let too_large = |e: &dyn std::fmt::Display| {
+        let values: Vec<String> = corner.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        config_error(format!("search space: {} together: {e}", values.join(", ")))
+    };
+    let Ok(settings) = overlay(base, &corner) else {
+        return Ok(());
+    };
+    let r = match settings.resolve() {
+        Ok(r) => r,
+        Err(e @ crate::train::RunError::Nn(crate::nn::NnError::TooLarge { .. })) => {
+            return Err(too_large(&e));
+        }
+        // Values that cannot be combined are the sampler's business, not a size problem.
+        Err(_) => return Ok(()),
+    };
+    network_of(&r, dims)
+        .check_memory(r.train.batch_size, r.dtype.bytes())
+        .map_err(|e| too_large(&e))
+}
+
 /// Values of `p`'s parents (and theirs, up the chain) under which `p` is active: the first
 /// allowed value of each condition.
 fn activating_parents(space: &Space, p: &super::ParamSpec) -> BTreeMap<String, ParamValue> {
@@ -379,6 +469,7 @@ fn activating_parents(space: &Space, p: &super::ParamSpec) -> BTreeMap<String, P
     params
 }
 
+/// Values that exercise a distribution's range: its bounds, or every choice.
 fn representative_values(d: &super::Distribution) -> Vec<ParamValue> {
     use super::Distribution as D;
     match d {

@@ -7,6 +7,7 @@ pub mod report;
 
 use anyhow::{Context, Result, anyhow, bail};
 use optimlab::tune::objective::{self, Final, Metric, Objective, ObjectiveSpec};
+use optimlab::tune::study::importance::Evaluator;
 use optimlab::tune::study::{self, Study, TrialOutcome, WorkerOptions};
 use optimlab::tune::{FrozenTrial, Space, Storage, StudySettings, TrialState, TuneError};
 use serde_json::{Value, json};
@@ -123,9 +124,12 @@ struct BestArgs {
     #[arg(long)]
     json: bool,
     /// Train the best settings on the whole training set (no validation split) and report
-    /// the test accuracy
+    /// the test accuracy; the model is saved as a training run
     #[arg(long)]
     retrain: bool,
+    /// Run folder of the retrained model (default runs/tune-STUDY-trialN, -2, … when taken)
+    #[arg(long, requires = "retrain")]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -156,6 +160,35 @@ pub struct ReportArgs {
     /// Vertical parameter of the scatter (default: the second float parameter)
     #[arg(long)]
     y: Option<String>,
+    /// Parameter importance evaluator (Optuna's PED-ANOVA by default)
+    #[arg(long, value_enum, default_value = "ped-anova")]
+    importance: Importance,
+}
+
+/// The importance evaluators (`optimlab::tune::study::importance`).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Importance {
+    PedAnova,
+    Fanova,
+    Anova,
+}
+
+impl Importance {
+    fn evaluator(self) -> Evaluator {
+        let name = match self {
+            Importance::PedAnova => "ped-anova",
+            Importance::Fanova => "fanova",
+            Importance::Anova => "anova",
+        };
+        Evaluator::from_name(name).expect("every value names an evaluator")
+    }
+}
+
+impl Args {
+    /// `run` and `worker` stop gracefully on SIGINT/SIGTERM (the trial is given back).
+    pub fn runs_trials(&self) -> bool {
+        matches!(self.command, Command::Run(_) | Command::Worker(_))
+    }
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -166,9 +199,16 @@ pub fn run(args: Args) -> Result<()> {
         Command::Best(a) => best(a),
         Command::Export(a) | Command::Import(a) => copy(a),
         Command::Report(a) => {
-            let storage = open_storage(&a.study.storage)?;
+            let storage = open_existing("--storage", &a.study.storage)?;
             let study = Study::open(storage, &a.study.study)?;
-            report::write(&study, &a.out, a.top, a.x.as_deref(), a.y.as_deref())
+            report::write(
+                &study,
+                &a.out,
+                a.top,
+                a.x.as_deref(),
+                a.y.as_deref(),
+                &a.importance.evaluator(),
+            )
         }
     }
 }
@@ -177,6 +217,13 @@ pub fn run(args: Args) -> Result<()> {
 pub fn open_storage(url: &str) -> Result<Arc<dyn Storage>> {
     let storage =
         optimlab::tune::storage::open(url).map_err(|e| anyhow!("--storage {url}: {e}"))?;
+    Ok(Arc::from(storage))
+}
+
+/// Opens a storage that must exist (read-only commands create no file).
+pub fn open_existing(flag: &str, url: &str) -> Result<Arc<dyn Storage>> {
+    let storage =
+        optimlab::tune::storage::open_existing(url).map_err(|e| anyhow!("{flag} {url}: {e}"))?;
     Ok(Arc::from(storage))
 }
 
@@ -236,9 +283,9 @@ fn run_study(a: RunArgs) -> Result<()> {
     )?;
     let mut objective = Objective::new(spec, &space)?;
     objective.flush_denormals = true;
-    work(&study, &objective, a.workers, &a.lease)?;
+    work(&study, &objective, a.workers, &a.lease, &a.study.storage)?;
     if let Some(dir) = &a.report {
-        report::write(&study, dir, 5, None, None)?;
+        report::write(&study, dir, 5, None, None, &Evaluator::default())?;
     }
     Ok(())
 }
@@ -247,12 +294,13 @@ fn worker(a: WorkerArgs) -> Result<()> {
     if a.workers == 0 {
         bail!("--workers 0: at least one worker");
     }
-    let storage = open_storage(&a.study.storage)?;
+    // A worker joins a study that exists: a mistyped path creates no file.
+    let storage = open_existing("--storage", &a.study.storage)?;
     let study = Study::open(storage, &a.study.study)?;
     let spec = stored_spec(&study)?;
     let mut objective = Objective::new(spec, &study.space)?;
     objective.flush_denormals = true;
-    work(&study, &objective, a.workers, &a.lease)
+    work(&study, &objective, a.workers, &a.lease, &a.study.storage)
 }
 
 /// The objective's settings as the study stored them.
@@ -271,7 +319,73 @@ pub fn stored_spec(study: &Study) -> Result<ObjectiveSpec> {
         .map_err(|e| anyhow!("study '{}': stored settings: {e}", study.name()))
 }
 
-pub fn work(study: &Study, objective: &Objective, workers: usize, lease: &LeaseArgs) -> Result<()> {
+/// `tune run`/`tune worker` stopped by SIGINT/SIGTERM: the running trials were failed and
+/// re-queued and their leases released; `main` prints this with the resume command and
+/// exits 128 + the signal.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub study: String,
+    pub storage: String,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "interrupted: the trial running here (if any) failed, was re-queued and its lease released; continue with: optimlab tune worker --study {} --storage {}",
+            self.study, self.storage
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Prints what a worker with nothing left to claim waits for: when it changes, else every
+/// 10 seconds (the threads of one process share the printer).
+fn wait_printer(quiet: bool) -> study::WaitCallback {
+    let last: std::sync::Mutex<Option<(std::time::Instant, u64, u64)>> = Default::default();
+    Arc::new(move |w: &study::Waiting| {
+        if quiet {
+            return;
+        }
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        let same = last.is_some_and(|(t, r, q)| {
+            r == w.running && q == w.waiting && t.elapsed() < Duration::from_secs(10)
+        });
+        if same {
+            return;
+        }
+        *last = Some((std::time::Instant::now(), w.running, w.waiting));
+        let mut line = format!(
+            "budget claimed; waiting for {} trial{} running elsewhere",
+            w.running,
+            if w.running == 1 { "" } else { "s" }
+        );
+        if w.waiting > 0 {
+            line.push_str(&format!(", {} waiting", w.waiting));
+        }
+        match w.next_expiry {
+            Some(s) if s >= 0.0 => line.push_str(&format!("; next lease expiry in {s:.1} s")),
+            Some(s) => line.push_str(&format!("; a lease expired {:.1} s ago: reaping it", -s)),
+            None => {}
+        }
+        if w.unleased > 0 {
+            line.push_str(&format!(
+                " ({} without a lease, run by another tool)",
+                w.unleased
+            ));
+        }
+        eprintln!("{line}");
+    })
+}
+
+pub fn work(
+    study: &Study,
+    objective: &Objective,
+    workers: usize,
+    lease: &LeaseArgs,
+    storage_url: &str,
+) -> Result<()> {
     if !(lease.lease.is_finite() && lease.lease > 0.0) {
         bail!(
             "--lease {}: must be a positive number of seconds",
@@ -289,16 +403,27 @@ pub fn work(study: &Study, objective: &Objective, workers: usize, lease: &LeaseA
             eprintln!("{}", progress_line(o, direction));
         }
     });
+    let on_wait = wait_printer(quiet);
+    let stop = crate::signals::stop_flag();
     let options = WorkerOptions {
         lease: Duration::from_secs_f64(lease.lease),
         heartbeat: Duration::from_secs_f64(beat),
         max_retries: lease.max_retries,
         on_trial: Some(on_trial),
+        on_wait: Some(on_wait),
+        stop: Some(stop.clone()),
         ..WorkerOptions::default()
     };
     let prefix = study::default_worker_prefix();
     let started = std::time::Instant::now();
     let report = study::run_workers(study, workers, &prefix, &options, &|t| objective.run(t))?;
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(Interrupted {
+            study: study.name().to_string(),
+            storage: storage_url.to_string(),
+        }
+        .into());
+    }
     if !quiet {
         let best = study.best_trial()?;
         eprintln!(
@@ -349,12 +474,20 @@ fn progress_line(o: &TrialOutcome, _direction: optimlab::tune::Direction) -> Str
 }
 
 fn status(a: StudyArgs) -> Result<()> {
-    let storage = open_storage(&a.storage)?;
+    let storage = open_existing("--storage", &a.storage)?;
     let study = Study::open(storage, &a.study)?;
     let trials = study.trials()?;
     let counts = study::count_states(&trials);
+    // Failed trials that were re-queued do not count toward the budget (their retry does).
+    let requeued = study::requeued_count(&trials);
+    let counted = trials.len() as u64 - requeued;
+    let retried = if requeued > 0 {
+        format!(" (+{requeued} failed and re-queued)")
+    } else {
+        String::new()
+    };
     println!(
-        "study '{}' ({}, sampler {}, pruner {}): {} trials of {}",
+        "study '{}' ({}, sampler {}, pruner {}): {} trials of {}{retried}",
         study.name(),
         match study.direction() {
             optimlab::tune::Direction::Maximize => "maximize",
@@ -362,7 +495,7 @@ fn status(a: StudyArgs) -> Result<()> {
         },
         study.sampler().name(),
         study.pruner().name(),
-        trials.len(),
+        counted,
         study
             .budget()
             .map_or("no budget".to_string(), |b| b.to_string())
@@ -418,7 +551,7 @@ fn external(t: &FrozenTrial) -> std::collections::BTreeMap<String, optimlab::tun
 }
 
 fn best(a: BestArgs) -> Result<()> {
-    let storage = open_storage(&a.study.storage)?;
+    let storage = open_existing("--storage", &a.study.storage)?;
     let study = Study::open(storage, &a.study.study)?;
     let Some(best) = study.best_trial()? else {
         bail!("study '{}' has no complete trial yet", study.name());
@@ -427,12 +560,8 @@ fn best(a: BestArgs) -> Result<()> {
         .into_iter()
         .map(|(k, v)| (k, v.to_json()))
         .collect();
-    if a.json {
-        println!(
-            "{}",
-            json!({"value": best.value, "params": params, "number": best.number})
-        );
-    } else {
+    let mut answer = json!({"value": best.value, "params": params, "number": best.number});
+    if !a.json {
         println!(
             "best: trial {} value {}  {}",
             best.number,
@@ -445,18 +574,48 @@ fn best(a: BestArgs) -> Result<()> {
         let mut base = spec.base_settings()?;
         base.val_fraction = Some(0.0);
         let settings = objective::overlay(&base, &external(&best))?;
-        let acc = objective::retrain(&settings)?;
-        if a.json {
-            eprintln!("retrained on the whole training set: test acc {acc:.4}");
-        } else {
-            println!("retrained on the whole training set: test acc {acc:.4}");
+        let dir = match &a.out {
+            Some(d) => d.clone(),
+            None => free_folder(&format!("tune-{}-trial{}", study.name(), best.number)),
+        };
+        let acc = objective::retrain_into(&settings, &dir)?;
+        answer["retrain"] = json!({"test_acc": acc, "model_dir": dir.display().to_string()});
+        if !a.json {
+            println!(
+                "retrained on the whole training set: test acc {acc:.4}; model saved in {}",
+                dir.display()
+            );
         }
+    }
+    if a.json {
+        println!("{answer}");
     }
     Ok(())
 }
 
+/// `runs/NAME` (unsafe characters replaced), with `-2`, `-3`, … when taken.
+fn free_folder(name: &str) -> PathBuf {
+    let base: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut path = PathBuf::from("runs").join(&base);
+    let mut k = 2;
+    while path.exists() {
+        path = PathBuf::from("runs").join(format!("{base}-{k}"));
+        k += 1;
+    }
+    path
+}
+
 fn copy(a: CopyArgs) -> Result<()> {
-    let from = open_storage(&a.from)?;
+    let from = open_existing("--from", &a.from)?;
     let to = open_storage(&a.to)?;
     let copied =
         optimlab::tune::storage::copy_study(&*from, &*to, &a.study).map_err(|e| match e {

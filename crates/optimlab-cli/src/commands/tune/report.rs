@@ -5,13 +5,20 @@ use crate::report::{
     BarChart, Grid, LineChart, PALETTE, Page, ScatterChart, Series, Staging, Table, save,
 };
 use anyhow::{Context, Result};
-use optimlab::tune::study::{self, Study, importance::importance};
+use optimlab::tune::study::importance::{Evaluator, normalise};
+use optimlab::tune::study::{self, Study};
 use optimlab::tune::{Distribution, FrozenTrial, TrialState};
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// Everything the report shows, as JSON.
-pub fn results_json(study: &Study, trials: &[FrozenTrial]) -> Value {
+/// Everything the report shows, as JSON; `importance` holds the evaluator's unnormalised
+/// scores.
+pub fn results_json(
+    study: &Study,
+    trials: &[FrozenTrial],
+    evaluator: &Evaluator,
+    importance: &[(String, f64)],
+) -> Value {
     let best = study::best_of(trials, study.direction());
     let params_json = |t: &FrozenTrial| -> Value {
         t.params
@@ -34,7 +41,8 @@ pub fn results_json(study: &Study, trials: &[FrozenTrial]) -> Value {
         "space": study.space.to_json(),
         "counts": study::count_states(trials),
         "best": best.map(|b| json!({"number": b.number, "value": num(b.value), "params": params_json(b)})),
-        "importance": importance(&study.space, trials)
+        "importance_evaluator": evaluator.name(),
+        "importance": normalise(importance.to_vec())
             .into_iter()
             .map(|(name, v)| json!({"param": name, "importance": v}))
             .collect::<Vec<_>>(),
@@ -53,16 +61,19 @@ pub fn results_json(study: &Study, trials: &[FrozenTrial]) -> Value {
 
 /// Writes the report into `dir` (all or nothing): `results.json`, the figures (validation
 /// curves of the `top` best trials, a scatter of parameters `x` and `y` coloured by value, the
-/// optimisation history, parameter importance) as PNG and SVG, and `index.html`.
+/// optimisation history, parameter importance by `evaluator`) as PNG and SVG, and `index.html`.
 pub fn write(
     study: &Study,
     dir: &Path,
     top: usize,
     x: Option<&str>,
     y: Option<&str>,
+    evaluator: &Evaluator,
 ) -> Result<()> {
     let trials = study.trials()?;
-    let results = results_json(study, &trials);
+    let raw_importance = evaluator.evaluate(&trials, study.direction());
+    let assessed = raw_importance.iter().any(|(_, v)| *v > 0.0);
+    let results = results_json(study, &trials, evaluator, &raw_importance);
     for (flag, name) in [("--x", x), ("--y", y)] {
         if let Some(n) = name
             && study.space.get(n).is_none()
@@ -96,14 +107,11 @@ pub fn write(
             out,
             "history",
         )?);
-        let imp = importance(&study.space, &trials);
-        if imp.iter().any(|(_, v)| *v > 0.0) {
-            let mut bars = imp;
-            bars.sort_by(|a, b| b.1.total_cmp(&a.1));
+        if assessed {
             let chart = BarChart::new(
-                "Parameter importance (share of the value's variance explained)",
+                format!("Parameter importance ({})", evaluator.label()),
                 "importance",
-                bars,
+                normalise(raw_importance),
                 PALETTE[0],
             );
             figures.push(save(&chart, out, "importance")?);
@@ -137,10 +145,15 @@ pub fn write(
                     .join(", "),
                 metric
             ),
-            "Parameter importance is the bias-corrected share of the variance of the values that \
-             each parameter explains on its own (one-way ANOVA over binned values); interactions \
-             between parameters are not credited."
-                .to_string(),
+            if assessed {
+                format!("Parameter importance by {}", evaluator.description())
+            } else {
+                format!(
+                    "Parameter importance ({}): too few complete trials, or values that do not \
+                     vary, to assess it.",
+                    evaluator.label()
+                )
+            },
         ],
         figures,
         key_numbers,

@@ -54,7 +54,7 @@ impl Pruner for NopPruner {
 /// - `none`
 /// - `median[:startup=5,warmup=0,interval=1,min_trials=1]`
 /// - `percentile:P[,startup=5,warmup=0,interval=1,min_trials=1]`
-/// - `threshold[:lower=L,upper=U,warmup=0,interval=1]`
+/// - `threshold:lower=L,upper=U[,warmup=0,interval=1]` (at least one bound)
 /// - `asha[:min_resource=auto,reduction_factor=3,min_early_stopping_rate=0,bootstrap_count=0]`
 /// - `hyperband[:min_resource=1,max_resource=auto,reduction_factor=3,bootstrap_count=0,seed=0]`
 pub fn parse(name: &str, max_resource: u64) -> Result<Box<dyn Pruner>> {

@@ -1,7 +1,8 @@
 //! The threshold pruner (Optuna's `ThresholdPruner`): prunes a trial whose latest
 //! intermediate value leaves [lower, upper], and any trial that reports NaN or ±∞ (a diverged
-//! run), which makes `threshold` with no bounds a divergence guard. Optuna prunes NaN but lets
-//! ±∞ through when the bound on that side is unset; here ∞ is never a useful metric value.
+//! run). Optuna prunes NaN but lets ±∞ through when the bound on that side is unset; here ∞
+//! is never a useful metric value. As in Optuna, at least one bound must be given: without
+//! one the pruner would almost never act (a diverged trial fails on its own).
 
 use super::{Options, PruneContext, Pruner, config, is_first_in_interval_step};
 use crate::tune::error::Result;
@@ -41,6 +42,12 @@ impl ThresholdPruner {
         let o = Options::parse(&name, options, KEYS)?;
         let lower = o.f64("lower", f64::NEG_INFINITY)?;
         let upper = o.f64("upper", f64::INFINITY)?;
+        if lower == f64::NEG_INFINITY && upper == f64::INFINITY {
+            return Err(config(
+                &name,
+                "give a bound: lower=L, upper=U or both (e.g. threshold:lower=0.5)",
+            ));
+        }
         if lower > upper {
             return Err(config(
                 &name,

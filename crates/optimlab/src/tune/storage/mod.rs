@@ -3,8 +3,8 @@
 //! | URL | back end |
 //! |---|---|
 //! | `memory` | in this process only (tests, one-off runs) |
-//! | `sqlite:PATH` | an embedded SQLite file: the default; WAL, busy timeout, short transactions |
-//! | `postgres://…` | PostgreSQL, for workers on many machines (`FOR UPDATE SKIP LOCKED`) |
+//! | `sqlite:PATH` | an embedded SQLite file in Optuna's RDB schema: the default; WAL, busy timeout, short transactions |
+//! | `postgres://…` | PostgreSQL in Optuna's RDB schema, for workers on many machines (`FOR UPDATE SKIP LOCKED`) |
 //! | `journal:PATH` | Optuna's JournalStorage file format, read and written |
 //!
 //! **Leases.** A worker holds a Running trial under a lease that it renews with
@@ -22,8 +22,9 @@
 //! concurrent writers; a claim takes the lowest-numbered Waiting trial before creating one;
 //! reaping marks the failed trial with `optimlab:requeued_as` before re-queueing a copy with
 //! `optimlab:retry_of`, `optimlab:retries` and Optuna's `fixed_params`. Trials run by Optuna
-//! workers in a shared journal carry no lease: our workers cannot write to them and the reaper
-//! leaves them alone. Datetimes are written as Optuna 4/5 writes them into a journal, UTC with
+//! workers carry no lease: our workers cannot write to them; in a journal the reaper leaves
+//! them alone, in the SQL storages it fails those whose Optuna heartbeat went stale (see
+//! `rdb`). Datetimes are written as Optuna 4/5 writes them into a journal, UTC with
 //! the zone: `2024-05-01T10:00:00.123456+00:00`.
 
 mod copy;
@@ -32,6 +33,8 @@ pub mod memory;
 mod model;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rdb;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -48,7 +51,8 @@ use std::time::Duration;
 pub mod attrs {
     /// Study: the search space, as JSON; a study reopened with another space is refused.
     pub const SPACE: &str = "optimlab:space";
-    /// Trial: `{"worker": "...", "expires": unix seconds}` while Running.
+    /// Trial: `{"worker": "...", "expires": unix seconds}` while Running; the SQL storages
+    /// store `{"worker", "seconds"}` with a `trial_heartbeats` row and add `expires` on reading.
     pub const LEASE: &str = "optimlab:lease";
     /// Trial: the number of the failed trial this one retries.
     pub const RETRY_OF: &str = "optimlab:retry_of";
@@ -75,12 +79,15 @@ pub struct StudyInfo {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrialsSeen {
     /// The back end's version of the study when the reader last caught up (memory and
-    /// journal: a count of changes in this process); `None`: nothing held yet.
+    /// journal: a count of changes in this process; SQL: the highest trial id held);
+    /// `None`: nothing held yet.
     pub version: Option<u64>,
     /// The reader holds the trials numbered below this.
     pub count: u64,
     /// Numbers of held trials that were Waiting or Running (they may have changed since).
     pub unfinished: Vec<u64>,
+    /// The ids of those trials, in the same order (the SQL storages look them up by id).
+    pub unfinished_ids: Vec<u64>,
 }
 
 /// The answer of [`Storage::trials_since`].
@@ -202,6 +209,23 @@ pub fn open(url: &str) -> Result<Box<dyn Storage>> {
             "unknown storage URL '{url}': expected memory, sqlite:PATH, postgres://… or journal:PATH"
         )))
     }
+}
+
+/// Opens a storage that must exist already, for commands that only read (status, best,
+/// report, the source of a copy): a `sqlite:` or `journal:` path that names no file is an
+/// error, and no file is created.
+pub fn open_existing(url: &str) -> Result<Box<dyn Storage>> {
+    let file = url
+        .strip_prefix("sqlite:")
+        .map(|p| ("SQLite file", p))
+        .or_else(|| url.strip_prefix("journal:").map(|p| ("journal file", p)));
+    if let Some((what, path)) = file
+        && !path.is_empty()
+        && !std::path::Path::new(path).is_file()
+    {
+        return Err(TuneError::Config(format!("no {what} '{path}'")));
+    }
+    open(url)
 }
 
 /// A storage this build was compiled without.

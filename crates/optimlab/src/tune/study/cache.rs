@@ -87,10 +87,15 @@ impl TrialCache {
         unfinished.sort_unstable();
         unfinished.dedup();
         unfinished.retain(|&n| is_unfinished(&self.trials[n as usize]));
+        let unfinished_ids = unfinished
+            .iter()
+            .map(|&n| self.trials[n as usize].id)
+            .collect();
         self.seen = TrialsSeen {
             version: changes.version,
             count: self.trials.len() as u64,
             unfinished,
+            unfinished_ids,
         };
         true
     }

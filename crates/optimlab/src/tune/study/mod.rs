@@ -18,7 +18,8 @@ pub use trial_run::{
     Decision, IN_PROCESS_LEASE, ObjectiveResult, TrialOutcome, TrialRun, TrialStop,
 };
 pub use worker::{
-    TrialCallback, WorkerOptions, WorkerReport, default_worker_prefix, run_worker, run_workers,
+    TrialCallback, WaitCallback, Waiting, WorkerOptions, WorkerReport, default_worker_prefix,
+    run_worker, run_workers,
 };
 
 use super::error::{Result, TuneError};
@@ -54,6 +55,8 @@ pub struct Study {
     cache: Mutex<TrialCache>,
     /// When expired leases were last reaped, and how often to.
     reaping: Mutex<ReapClock>,
+    /// Trials ended by this process (a waiting worker thread wakes when it changes).
+    ended_here: std::sync::atomic::AtomicU64,
 }
 
 /// How often a claim reaps expired leases at most: a lease that runs out is noticed within
@@ -113,9 +116,26 @@ impl Study {
                     pruner: pruner_box,
                     cache: Mutex::default(),
                     reaping: Mutex::default(),
+                    ended_here: Default::default(),
                 })
             }
-            Some(info) => {
+            Some(mut info) => {
+                // A study another tool made (Optuna: no `optimlab:` attribute) is adopted:
+                // it gets this space and these settings, and optimlab workers join it.
+                if !info
+                    .system_attrs
+                    .keys()
+                    .any(|k| k.starts_with(SETTING_PREFIX))
+                {
+                    let mut adopted = vec![(attrs::SPACE.to_string(), space_json.clone())];
+                    for (k, v) in &given {
+                        adopted.push((format!("{SETTING_PREFIX}{k}"), v.clone()));
+                    }
+                    for (k, v) in adopted {
+                        storage.set_study_system_attr(info.id, &k, &v)?;
+                        info.system_attrs.insert(k, v);
+                    }
+                }
                 let mut differences = Vec::new();
                 if info.direction != direction {
                     differences.push(format!(
@@ -178,6 +198,7 @@ impl Study {
                     pruner: pruner_box,
                     cache: Mutex::default(),
                     reaping: Mutex::default(),
+                    ended_here: Default::default(),
                 })
             }
         }
@@ -209,6 +230,7 @@ impl Study {
             pruner,
             cache: Mutex::default(),
             reaping: Mutex::default(),
+            ended_here: Default::default(),
         })
     }
 
@@ -285,6 +307,15 @@ pub fn best_of(trials: &[FrozenTrial], direction: Direction) -> Option<&FrozenTr
         }
     }
     best
+}
+
+/// How many trials were failed and re-queued (marked `optimlab:requeued_as`): they do not
+/// count toward the budget, their retries do.
+pub fn requeued_count(trials: &[FrozenTrial]) -> u64 {
+    trials
+        .iter()
+        .filter(|t| t.system_attrs.contains_key(attrs::REQUEUED_AS))
+        .count() as u64
 }
 
 /// Counts by state name (every state present, zero included).
@@ -441,6 +472,85 @@ mod tests {
         // Budget spent: a new worker has nothing to do.
         let again = run_worker(&study, "late", &WorkerOptions::default(), &objective).unwrap();
         assert_eq!(again, WorkerReport::default());
+    }
+
+    #[test]
+    fn a_worker_waits_for_a_dead_worker_s_trial_and_runs_its_retry() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let study =
+            Study::create_or_open(storage, "s", Direction::Minimize, &space(1.0), &settings(3))
+                .unwrap();
+        // Trial 0 is held by a worker that will never report (its lease is short).
+        let dead = study
+            .ask_leased("dead", Duration::from_millis(300), 1)
+            .unwrap()
+            .unwrap();
+        let dead_number = dead.number();
+        drop(dead);
+        let waits = Arc::new(Mutex::new(Vec::new()));
+        let seen = waits.clone();
+        let options = WorkerOptions {
+            heartbeat: Duration::from_millis(20),
+            on_wait: Some(Arc::new(move |w: &Waiting| {
+                seen.lock().unwrap().push(w.clone())
+            })),
+            ..WorkerOptions::default()
+        };
+        let report = run_worker(&study, "live", &options, &|t: &mut TrialRun| {
+            Ok(t.float("x").unwrap())
+        })
+        .unwrap();
+        // Two new trials, then the dead trial's retry: the budget of 3 is complete.
+        assert_eq!(report.complete, 3);
+        let trials = study.trials().unwrap();
+        assert_eq!(trials.len(), 4);
+        assert_eq!(trials[dead_number as usize].state, TrialState::Fail);
+        assert!(trials.iter().all(|t| t.state.is_finished()));
+        assert_eq!(requeued_count(&trials), 1);
+        // It said what it waited for: one trial running elsewhere, with its lease's expiry.
+        let waits = waits.lock().unwrap();
+        assert!(!waits.is_empty());
+        assert_eq!(waits[0].running, 1);
+        assert!(waits[0].next_expiry.is_some_and(|s| s <= 0.3));
+    }
+
+    #[test]
+    fn a_stopped_worker_gives_its_trial_back_for_a_retry() {
+        let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let study =
+            Study::create_or_open(storage, "s", Direction::Minimize, &space(1.0), &settings(3))
+                .unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let options = WorkerOptions {
+            stop: Some(stop.clone()),
+            ..WorkerOptions::default()
+        };
+        let flag = stop.clone();
+        let report = run_worker(&study, "w", &options, &|t: &mut TrialRun| {
+            // A signal arrives in the middle of the first trial.
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            t.report(0, 1.0)?;
+            Ok(1.0)
+        })
+        .unwrap();
+        assert_eq!((report.complete, report.failed), (0, 1));
+        let trials = study.trials().unwrap();
+        assert_eq!(trials[0].state, TrialState::Fail);
+        assert!(
+            trials[0].intermediate.is_empty(),
+            "nothing reported after the stop"
+        );
+        assert_eq!(trials[1].state, TrialState::Waiting);
+        assert_eq!(trials[1].params, trials[0].params);
+        // The budget is not spent on it: a new worker runs the retry and two more.
+        let report = run_worker(
+            &study,
+            "w2",
+            &WorkerOptions::default(),
+            &|t: &mut TrialRun| Ok(t.float("x").unwrap()),
+        )
+        .unwrap();
+        assert_eq!(report.complete, 3);
     }
 
     #[test]

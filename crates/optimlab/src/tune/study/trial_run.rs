@@ -40,12 +40,16 @@ pub enum TrialStop {
     Failed(String),
     /// The worker lost the trial's lease: whatever it computed is dropped.
     LeaseLost,
+    /// The worker was told to stop: [`Study::tell`] fails the trial and re-queues its
+    /// parameters (within the retry limit), so the budget is not spent on it.
+    Interrupted,
 }
 
 impl From<TuneError> for TrialStop {
     fn from(e: TuneError) -> Self {
         match e {
             TuneError::LeaseLost { .. } => TrialStop::LeaseLost,
+            TuneError::Interrupted { .. } => TrialStop::Interrupted,
             other => TrialStop::Failed(other.to_string()),
         }
     }
@@ -79,6 +83,10 @@ pub struct TrialRun<'a> {
     /// Set once a heartbeat found the lease taken over.
     pub(super) lost: Arc<AtomicBool>,
     pub(super) last: Option<(u64, f64)>,
+    /// Raised when the worker is told to stop: the next report answers `Interrupted`.
+    pub(super) stop: Option<Arc<AtomicBool>>,
+    /// The retry limit the trial was claimed with (for re-queueing it when interrupted).
+    pub(super) max_retries: u32,
 }
 
 impl TrialRun<'_> {
@@ -125,11 +133,23 @@ impl TrialRun<'_> {
         self.last
     }
 
+    /// Whether the worker was told to stop (the objective should return
+    /// `Err(TrialStop::Interrupted)`).
+    pub fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+
     /// Stores the intermediate value of `step` and asks the pruner whether to stop, judging
-    /// against the study's trials as stored. `LeaseLost` once the trial was taken over.
+    /// against the study's trials as stored. `LeaseLost` once the trial was taken over,
+    /// `Interrupted` once the worker was told to stop (nothing is stored then).
     pub fn report(&mut self, step: u64, value: f64) -> Result<Decision> {
         if self.lease_lost() {
             return Err(TuneError::LeaseLost {
+                number: self.trial.number,
+            });
+        }
+        if self.stop_requested() {
+            return Err(TuneError::Interrupted {
                 number: self.trial.number,
             });
         }
@@ -295,6 +315,7 @@ impl Study {
             Err(TrialStop::Pruned) => (TrialState::Pruned, trial.last.map(|(_, v)| v), None),
             Err(TrialStop::Failed(msg)) => (TrialState::Fail, None, Some(msg)),
             Err(TrialStop::LeaseLost) => return Ok(lost_outcome(&trial.trial)),
+            Err(TrialStop::Interrupted) => return self.release(&trial),
         };
         if let Some(msg) = &error {
             // Kept with the trial so `status` and reports can say why it failed.
@@ -305,6 +326,49 @@ impl Study {
             }
         }
         finish(self, worker, &trial.trial, state, value, error)
+    }
+
+    /// Ends an interrupted trial at once: it fails (with the reason), its lease is given up
+    /// and its parameters are re-queued as a retry would be, so that the next worker runs
+    /// them and the budget is not spent on a trial nobody finished.
+    fn release(&self, trial: &TrialRun<'_>) -> Result<TrialOutcome> {
+        let storage = &self.storage;
+        let worker = trial.worker.as_str();
+        let msg = "interrupted (the worker was told to stop)".to_string();
+        let t = &trial.trial;
+        let step = storage
+            .set_trial_user_attr(t.id, worker, "fail_reason", &json!(msg))
+            // A lease that expires now: reaping fails the trial and re-queues its
+            // parameters under the same rules as for a worker that died.
+            .and_then(|()| storage.heartbeat(t.id, worker, Duration::ZERO));
+        match step {
+            Ok(()) => {}
+            Err(TuneError::LeaseLost { .. }) => return Ok(lost_outcome(t)),
+            Err(e) => return Err(e),
+        }
+        // The reaper compares the expiry with a later clock reading.
+        std::thread::sleep(Duration::from_millis(2));
+        self.storage.reap_expired(self.info.id, trial.max_retries)?;
+        self.ended_here.fetch_add(1, Ordering::SeqCst);
+        let state = self
+            .cached_trials()?
+            .trials
+            .get(t.number as usize)
+            .filter(|x| x.id == t.id)
+            .map(|x| x.state);
+        let params = t
+            .params
+            .iter()
+            .map(|(k, (d, v))| (k.clone(), d.to_external(*v)))
+            .collect();
+        Ok(TrialOutcome {
+            number: t.number,
+            state: state.filter(|s| s.is_finished()),
+            value: None,
+            params,
+            error: Some(msg),
+            best: self.best_trial()?.and_then(|b| b.value),
+        })
     }
 
     /// Reaps expired leases, claims a trial under `lease` and samples what it does not have
@@ -389,6 +453,8 @@ impl Study {
             trial,
             lost: Arc::new(AtomicBool::new(false)),
             last: None,
+            stop: None,
+            max_retries,
         })))
     }
 }
@@ -419,7 +485,9 @@ fn finish(
         .map(|(k, (d, v))| (k.clone(), d.to_external(*v)))
         .collect();
     match study.storage.finish(trial.id, worker, state, value) {
-        Ok(()) => {}
+        Ok(()) => {
+            study.ended_here.fetch_add(1, Ordering::SeqCst);
+        }
         Err(TuneError::LeaseLost { .. }) => {
             return Ok(TrialOutcome {
                 number: trial.number,

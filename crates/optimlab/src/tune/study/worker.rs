@@ -1,17 +1,41 @@
 //! The worker loop: ask, run the objective while a heartbeat thread renews the lease, tell;
-//! until the budget is spent. Many workers, in threads or on other machines, share a study
-//! through its storage alone.
+//! until every trial of the budget is final. Many workers, in threads or on other machines,
+//! share a study through its storage alone.
+//!
+//! Once the budget is claimed, a worker does not leave while other workers still run trials:
+//! one of them may die, and its trial would stay Running with nobody to reap it. It waits,
+//! polling at the heartbeat rate, reaps leases that run out and runs the retries they
+//! re-queue, and stops when no trial is Running or Waiting.
 
 use super::Study;
 use super::trial_run::{Claimed, ObjectiveResult, TrialOutcome, TrialRun, TrialStop, renew};
 use crate::tune::error::{Result, TuneError};
+use crate::tune::storage::{attrs, unix_now};
 use crate::tune::trial::TrialState;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Told about each trial a worker finishes.
 pub type TrialCallback = Arc<dyn Fn(&TrialOutcome) + Send + Sync>;
+
+/// Told, at each poll, what a worker with nothing left to claim waits for.
+pub type WaitCallback = Arc<dyn Fn(&Waiting) + Send + Sync>;
+
+/// What keeps a worker from stopping once the budget is claimed: trials not yet final.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Waiting {
+    /// Running trials held by other workers (other processes or threads).
+    pub running: u64,
+    /// Of those, the ones without a lease (run by another tool, such as Optuna): they end
+    /// only when that tool ends them.
+    pub unleased: u64,
+    /// Waiting trials (retries) not yet claimed.
+    pub waiting: u64,
+    /// Seconds until the soonest lease of the running trials runs out (negative: it ran
+    /// out and the trial is reaped at the next poll).
+    pub next_expiry: Option<f64>,
+}
 
 /// How a worker runs trials.
 #[derive(Clone)]
@@ -28,6 +52,8 @@ pub struct WorkerOptions {
     pub stop: Option<Arc<AtomicBool>>,
     /// Told about each trial this worker finishes (progress lines).
     pub on_trial: Option<TrialCallback>,
+    /// Told what the worker waits for while other workers finish the budget.
+    pub on_wait: Option<WaitCallback>,
 }
 
 impl Default for WorkerOptions {
@@ -39,6 +65,7 @@ impl Default for WorkerOptions {
             max_trials: None,
             stop: None,
             on_trial: None,
+            on_wait: None,
         }
     }
 }
@@ -54,9 +81,10 @@ pub struct WorkerReport {
 }
 
 /// A trial worker: claims trials until the budget is spent (or the sampler's grid is
-/// exhausted, or `stop` is set), runs `objective` on each and stores the outcome. An error
-/// from the objective, a panic or a diverged loss fails that trial only; a storage error
-/// stops the worker.
+/// exhausted), runs `objective` on each and stores the outcome, then waits until every trial
+/// is final, reaping expired leases and running the retries (see the module doc). `stop`
+/// ends it early: a trial running then fails and is re-queued. An error from the objective,
+/// a panic or a diverged loss fails that trial only; a storage error stops the worker.
 pub fn run_worker(
     study: &Study,
     worker_id: &str,
@@ -75,12 +103,21 @@ pub fn run_worker(
             break;
         }
         let Some(claimed) = study.claim(worker_id, options.lease, options.max_retries)? else {
-            break;
+            let Some(waiting) = study.waiting_for(worker_id)? else {
+                break;
+            };
+            if let Some(cb) = &options.on_wait {
+                cb(&waiting);
+            }
+            sleep_unless_stopped(study, options.heartbeat, options.stop.as_deref());
+            continue;
         };
         ran += 1;
         let outcome = match claimed {
             Claimed::Ended(outcome) => outcome,
             Claimed::Run(mut run) => {
+                run.stop = options.stop.clone();
+                // Told to stop, the objective's next report answers `Interrupted`.
                 let result = run_objective(study, &mut run, options, objective);
                 study.tell(run, result)?
             }
@@ -96,6 +133,65 @@ pub fn run_worker(
         }
     }
     Ok(report)
+}
+
+/// Sleeps `d`, waking early when `stop` is raised or another worker thread of this process
+/// ends a trial (the last trials of a study end without waiting out a heartbeat).
+fn sleep_unless_stopped(study: &Study, d: Duration, stop: Option<&AtomicBool>) {
+    let until = Instant::now() + d;
+    let ended = study.ended_here.load(Ordering::SeqCst);
+    loop {
+        if stop.is_some_and(|s| s.load(Ordering::SeqCst))
+            || study.ended_here.load(Ordering::SeqCst) != ended
+        {
+            return;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+}
+
+impl Study {
+    /// What a worker with nothing to claim waits for: `None` when every trial of the study
+    /// is final (the budget is finished), else the trials still Running or Waiting.
+    pub fn waiting_for(&self, worker: &str) -> Result<Option<Waiting>> {
+        let cache = self.cached_trials()?;
+        let now = unix_now();
+        let mut w = Waiting {
+            running: 0,
+            unleased: 0,
+            waiting: 0,
+            next_expiry: None,
+        };
+        for t in &cache.trials {
+            match t.state {
+                TrialState::Waiting => w.waiting += 1,
+                TrialState::Running => {
+                    let lease = t.system_attrs.get(attrs::LEASE);
+                    let holder = lease.and_then(|l| l.get("worker")).and_then(|v| v.as_str());
+                    if holder == Some(worker) {
+                        continue;
+                    }
+                    w.running += 1;
+                    match lease
+                        .and_then(|l| l.get("expires"))
+                        .and_then(|v| v.as_f64())
+                    {
+                        Some(e) => {
+                            let left = e - now;
+                            w.next_expiry = Some(w.next_expiry.map_or(left, |x: f64| x.min(left)));
+                        }
+                        None => w.unleased += 1,
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok((w.running + w.waiting > 0).then_some(w))
+    }
 }
 
 /// Runs the objective while a heartbeat thread renews the lease; a panic fails the trial.

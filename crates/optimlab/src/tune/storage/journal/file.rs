@@ -72,7 +72,9 @@ impl JournalStorage {
         then(&r.model, note)
     }
 
-    /// Appends whole lines (starting a fresh line after a torn one) and fsyncs.
+    /// Appends whole lines and fsyncs. Called under the lock: a torn last line (a writer died
+    /// mid-append) is cut off first, so that it never becomes an invalid line in the middle
+    /// of the file, which Optuna would refuse.
     pub(super) fn append(&self, ops: &[Value]) -> Result<()> {
         let mut f = OpenOptions::new()
             .read(true)
@@ -80,16 +82,12 @@ impl JournalStorage {
             .open(&self.path)
             .map_err(|e| self.io("cannot append", e))?;
         let len = f.metadata().map_err(|e| self.io("cannot append", e))?.len();
-        let mut text = String::new();
-        if len > 0 {
-            let mut last = [0u8];
-            f.seek(SeekFrom::Start(len - 1))
-                .and_then(|_| f.read_exact(&mut last))
-                .map_err(|e| self.io("cannot append", e))?;
-            if last[0] != b'\n' {
-                text.push('\n');
-            }
+        let whole = whole_lines_len(&mut f, len).map_err(|e| self.io("cannot append", e))?;
+        if whole < len {
+            f.set_len(whole)
+                .map_err(|e| self.io("cannot cut off the torn last line", e))?;
         }
+        let mut text = String::new();
         for v in ops {
             text.push_str(&to_line(v));
             text.push('\n');
@@ -98,4 +96,21 @@ impl JournalStorage {
             .and_then(|_| f.sync_all())
             .map_err(|e| self.io("cannot append", e))
     }
+}
+
+/// The length of the file up to and including its last newline (0 when it has none).
+fn whole_lines_len(f: &mut File, len: u64) -> std::io::Result<u64> {
+    let mut end = len;
+    let mut buf = [0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }

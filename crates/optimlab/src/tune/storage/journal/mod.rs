@@ -18,10 +18,11 @@
 //! optimlab writers exclude each other and Optuna writers too. Reads are incremental from the
 //! last offset.
 //!
-//! A crash mid-write can leave a torn last line (no newline, incomplete JSON): it is ignored,
-//! and the next append starts on a fresh line. Such a torn line, once followed by others, is
-//! still recognised (JSON that ends early) and skipped; any other unreadable line, or an
-//! unknown op code, is an error naming the line. Nothing is ever rewritten.
+//! A crash mid-write can leave a torn last line (no newline, incomplete JSON): readers ignore
+//! it, and the next append cuts it off under the lock before writing, so the file stays one
+//! Optuna reads. A torn line followed by others (a file written by an older version) is still
+//! recognised (JSON that ends early) and skipped; any other unreadable line, or an unknown op
+//! code, is an error naming the line. Whole lines are never rewritten.
 //!
 //! A study's direction is the first of Optuna's `directions` (optimlab studies have one
 //! objective); Optuna's NOT_SET reads as minimise.

@@ -375,7 +375,8 @@ pub(super) fn apply(m: &mut Model, op: &Value) -> std::result::Result<(), String
     Ok(())
 }
 
-/// CREATE_TRIAL with a full template, as Optuna writes it for `create_new_trial(template)`.
+/// CREATE_TRIAL with a full template, as Optuna writes it for `create_new_trial(template)`:
+/// the same keys, `datetime_complete` only when set.
 pub(super) fn create_trial_op(worker_id: &str, study: u64, t: &FrozenTrial) -> Value {
     let mut op = json!({
         "op_code": op::CREATE_TRIAL,
@@ -383,8 +384,10 @@ pub(super) fn create_trial_op(worker_id: &str, study: u64, t: &FrozenTrial) -> V
         "study_id": study,
         "datetime_start": t.datetime_start,
         "state": t.state.code(),
+        // Optuna writes a single objective's value as `value` with `values` null; both set
+        // makes its replay refuse the file ("Specify only one of value and values").
         "value": t.value.map(jnum),
-        "values": t.value.map(|v| vec![jnum(v)]),
+        "values": null,
         "distributions": t.params.iter()
             .map(|(k, (d, _))| (k.clone(), Value::String(d.to_json().to_string())))
             .collect::<Map<_, _>>(),
