@@ -11,6 +11,7 @@
 # its input in fuzz/artifacts/TARGET/; copy it to crates/optimlab/tests/fixtures/fuzz/TARGET/
 # and `cargo test -p optimlab --test fuzz_regressions` replays it. The last line of each
 # target's log is libFuzzer's `Done N runs in S second(s)`; the logs stay in fuzz/logs/.
+# CARGO_TARGET_DIR, when set, is where the instrumented binaries are built.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 

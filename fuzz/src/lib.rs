@@ -3,9 +3,10 @@
 //! input that once crashed (`crates/optimlab/tests/fuzz_regressions.rs` includes this file).
 //!
 //! Each function feeds the bytes to the library's real reader and returns whether it accepted
-//! them. An error is a fine outcome; a panic, an abort, an out-of-memory or a hang is a bug. When a reader accepts the input, the
-//! function also checks what it returned (shapes agree, a written config reads back), so that a
-//! reader which accepts garbage and fails later is caught here too.
+//! them. An error is a fine outcome; a panic, an abort, an out-of-memory or a hang is a bug.
+//! When a reader accepts the input, the function also checks what it returned (shapes agree, a
+//! written config reads back), so that a reader which accepts garbage and fails later is caught
+//! here too.
 
 use optimlab::data::csv::{self, CsvHeader, LabelColumn};
 use optimlab::data::{Dataset, Features, idx};
