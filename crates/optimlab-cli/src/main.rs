@@ -81,9 +81,18 @@ fn main() -> ExitCode {
     }
     let cli = parse();
     match &cli.command {
-        Command::Train(_) => signals::install(true),
-        Command::Experiment(_) => signals::install(false),
-        Command::Tune(t) if t.runs_trials() => signals::install(true),
+        Command::Train(_) => signals::install(signals::OnSignal::Graceful(
+            "stopping after the current step (signal again to quit at once)…",
+        )),
+        Command::Experiment(a) if a.runs_all() => signals::install(signals::OnSignal::Graceful(
+            "stopping after the current experiment; the finished reports are kept (signal again to quit at once)…",
+        )),
+        Command::Experiment(_) => signals::install(signals::OnSignal::AtOnce(
+            "interrupted: the unfinished report was removed; nothing written",
+        )),
+        Command::Tune(t) if t.runs_trials() => signals::install(signals::OnSignal::Graceful(
+            "stopping after the current step (signal again to quit at once)…",
+        )),
         _ => {}
     }
     let result = match cli.command {
@@ -127,6 +136,11 @@ fn main() -> ExitCode {
                     dir.display(),
                     dir.display()
                 );
+                return ExitCode::from(signals::exit_code().unwrap_or(130));
+            }
+            // Stopped by a signal after writing what was finished: the message says what.
+            if let Some(signals::Interrupted(message)) = e.downcast_ref() {
+                eprintln!("{message}");
                 return ExitCode::from(signals::exit_code().unwrap_or(130));
             }
             // `tune run`/`worker` stopped by a signal: the trial is given back; say how to go on.

@@ -1,10 +1,12 @@
 //! SIGINT/SIGTERM, SIGPIPE and panics: how the binary ends when it is told to, when its reader
 //! goes away, or on a bug.
 //!
-//! `train` stops gracefully: the first signal raises the library's stop flag (the run finishes
-//! its step and writes a checkpoint), a second one ends the process at once. Other commands
-//! end at once, after removing the folders registered with [`cleanup_on_signal`] (a report's
-//! staging folder), so an interrupted experiment leaves nothing half-written.
+//! `train`, `tune run`/`worker` and `experiment all` stop gracefully ([`OnSignal::Graceful`]):
+//! the first signal raises the stop flag (a run finishes its step and writes a checkpoint; a
+//! tuning worker gives its trial back; `experiment all` finishes the experiment under way and
+//! writes the reports done), a second one ends the process at once. A single experiment ends at once ([`OnSignal::AtOnce`]). Ending at once
+//! first removes the folders registered with [`cleanup_on_signal`] (a report's staging
+//! folder), so an interrupted command leaves nothing half-written.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -15,7 +17,8 @@ static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// The flag the first SIGINT/SIGTERM raises when handlers were installed with `graceful`.
+/// The flag the first SIGINT/SIGTERM raises when handlers were installed with
+/// [`OnSignal::Graceful`].
 pub fn stop_flag() -> Arc<AtomicBool> {
     STOP.get_or_init(|| Arc::new(AtomicBool::new(false)))
         .clone()
@@ -56,9 +59,36 @@ fn remove_registered() {
     }
 }
 
+/// What the first SIGINT/SIGTERM does; each says so on stderr with its line.
+#[derive(Clone, Copy, Debug)]
+pub enum OnSignal {
+    /// Raise [`stop_flag`]; a second signal ends the process at once.
+    Graceful(&'static str),
+    /// Remove the registered folders and end the process (exit 128 + signal).
+    AtOnce(&'static str),
+}
+
+/// Whether a graceful stop was asked for (see [`OnSignal::Graceful`]).
+pub fn stop_requested() -> bool {
+    stop_flag().load(Ordering::SeqCst)
+}
+
+/// A command that stopped early on a signal, after writing what it had finished: `main` prints
+/// the message (what was written) and exits with the signal's code.
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// Installs SIGINT/SIGTERM handling (see the module doc).
 #[cfg(unix)]
-pub fn install(graceful: bool) {
+pub fn install(on: OnSignal) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
         return; // Default handling: the process ends.
@@ -67,19 +97,28 @@ pub fn install(graceful: bool) {
     std::thread::spawn(move || {
         for sig in signals.forever() {
             let first = RECEIVED.swap(sig, Ordering::SeqCst) == 0;
-            if graceful && first {
-                stop.store(true, Ordering::SeqCst);
-                eprintln!("stopping after the current step (signal again to quit at once)…");
-                continue;
+            match on {
+                OnSignal::Graceful(line) if first => {
+                    stop.store(true, Ordering::SeqCst);
+                    eprintln!("{line}");
+                    continue;
+                }
+                OnSignal::Graceful(_) => {
+                    remove_registered();
+                    eprintln!("interrupted again: quit at once; unfinished files removed");
+                }
+                OnSignal::AtOnce(line) => {
+                    remove_registered();
+                    eprintln!("{line}");
+                }
             }
-            remove_registered();
             std::process::exit(128 + sig);
         }
     });
 }
 
 #[cfg(not(unix))]
-pub fn install(_graceful: bool) {}
+pub fn install(_on: OnSignal) {}
 
 /// Writing to a closed pipe (`optimlab … | head`) ends the process quietly, as for other
 /// Unix tools, instead of a panic in `println!`: restores SIGPIPE's default action, which

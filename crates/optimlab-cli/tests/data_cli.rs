@@ -222,4 +222,10 @@ fn help_shows_examples() {
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).contains("Example"));
     }
+    // The download notes are part of the description, above the flags, not after the
+    // examples.
+    let out = optimlab(&["data", "download", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    let notes = help.find("checked against the MD5").expect("the notes");
+    assert!(notes < help.find("Options:").unwrap(), "{help}");
 }

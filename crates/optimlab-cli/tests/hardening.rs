@@ -252,9 +252,84 @@ fn sigint_during_an_experiment_leaves_no_staging_folder() {
     kill(&child, "-INT");
     let (status, err) = finish(child);
     assert_eq!(status, Some(130), "{err}");
+    assert!(err.contains("nothing written"), "{err}");
     assert!(!staging(&dir), "staging folder left behind");
     assert!(!dir.join("rep").exists());
     assert!(!dir.join(".rep.lock").exists());
+}
+
+/// `experiment all` stops between experiments: the one under way finishes, the finished
+/// reports and an index of them are written, the rest is not run, and the exit code is 130.
+#[test]
+fn sigint_during_experiment_all_keeps_the_finished_reports_and_exits_130() {
+    let dir = temp_dir("exp-all-signal");
+    // The second experiment lasts a few seconds: the signal arrives while it runs.
+    std::fs::write(dir.join("all.toml"), "[optimizers]\niterations = 3000\n").unwrap();
+    let child = spawn(
+        &dir,
+        &[
+            "experiment",
+            "all",
+            "--data",
+            "digits",
+            "--config",
+            "all.toml",
+            "--out",
+            "rep",
+        ],
+    );
+    let second = || {
+        std::fs::read_dir(&dir).unwrap().flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with(".rep.partial-")
+                && e.path().join("optimizers").is_dir()
+        })
+    };
+    wait_for("the second experiment", second);
+    kill(&child, "-INT");
+    let (status, err) = finish(child);
+    assert_eq!(status, Some(130), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let last = err.lines().last().unwrap_or("");
+    assert!(last.starts_with("interrupted after "), "{err}");
+    assert!(last.contains("not run: "), "{err}");
+    // What the message says was written is there, complete; nothing else is.
+    let names = [
+        "trajectories",
+        "optimizers",
+        "init-activations",
+        "init-compare",
+        "batch-norm",
+        "weight-decay",
+        "dropout",
+    ];
+    let rep = dir.join("rep");
+    let written: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| rep.join(n).exists())
+        .collect();
+    assert!(
+        (2..names.len()).contains(&written.len()),
+        "{written:?}: {err}"
+    );
+    assert_eq!(written, names[..written.len()], "in order");
+    for n in &written {
+        assert!(rep.join(n).join("results.json").is_file(), "{n}");
+        assert!(rep.join(n).join("index.html").is_file(), "{n}");
+    }
+    assert!(
+        last.contains(&format!("after {} of 7", written.len())),
+        "{last}"
+    );
+    let index = std::fs::read_to_string(rep.join("index.html")).unwrap();
+    assert!(index.contains("Interrupted after"), "{index}");
+    let leftovers: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }
 
 #[test]
@@ -467,6 +542,7 @@ fn every_flag_has_a_description_and_every_help_ends_with_an_example() {
         &["experiment", "search"],
         &["experiment", "all"],
         &["data", "info"],
+        &["data", "download"],
     ];
     for cmd in commands {
         let mut args = cmd.to_vec();

@@ -330,3 +330,47 @@ fn real_fashion_mnist_loads() {
     assert!(m.as_slice().iter().all(|&v| (0.0..=1.0).contains(&v)));
     assert!(m.as_slice().contains(&1.0));
 }
+
+/// `mnist` and `fashion-mnist` have 10 classes: a stray label in their files is an error
+/// naming it (a corrupt download), not an 11-class network; `--classes` overrides. A folder
+/// given by path has no known count: its labels tell it.
+#[test]
+fn named_sets_pin_ten_classes() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = cache.path().join("mnist");
+    std::fs::create_dir(&dir).unwrap();
+    let config = |classes: Option<usize>| DataConfig {
+        data: "mnist".into(),
+        cache: Some(cache.path().into()),
+        classes,
+        ..DataConfig::default()
+    };
+    // Labels 0..3 only: still the 10 classes of MNIST.
+    mnist_folder(&dir, false);
+    let s = config(None).prepare().unwrap();
+    assert_eq!((s.train.classes, s.test.classes), (10, 10));
+    // Training labels 0..10 (sample 10 has label 10): refused, naming the sample and the set.
+    write(&dir, idx::TRAIN_LABELS, &labels(12, 11));
+    let e = err(config(None).prepare());
+    assert!(
+        e.starts_with("mnist/train: sample 10 has label 10, but mnist has 10 classes"),
+        "{e}"
+    );
+    // Said explicitly, it is allowed.
+    assert_eq!(config(Some(11)).prepare().unwrap().classes(), 11);
+    // The same files as a folder: the labels tell the count.
+    let folder = DataConfig {
+        data: dir.display().to_string(),
+        ..DataConfig::default()
+    };
+    assert_eq!(folder.prepare().unwrap().classes(), 11);
+    for (name, known) in [
+        ("digits", Some(10)),
+        ("fashion-mnist", Some(10)),
+        ("mnist", Some(10)),
+        (dir.to_str().unwrap(), None),
+    ] {
+        let source = DataSource::parse(name, None, cache.path()).unwrap();
+        assert_eq!(source.known_classes(), known, "{name}");
+    }
+}

@@ -19,6 +19,11 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum Command {
     /// Download MNIST or Fashion-MNIST into the cache folder, checking every file.
+    ///
+    /// The four files go to CACHE/NAME/, where CACHE is --cache, else $OPTIMLAB_CACHE, else
+    /// $XDG_CACHE_HOME/optimlab, else ~/.cache/optimlab. Each file is checked against the MD5
+    /// published by the data set's maintainers and torchvision (Fashion-MNIST also against the
+    /// SHA-256 of its content); files already there and valid are not fetched again.
     Download(DownloadArgs),
     /// Print the samples, features and classes of each split of a data source.
     Info(InfoArgs),
@@ -27,11 +32,8 @@ enum Command {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
     optimlab data download fashion-mnist\n  \
-    optimlab data download mnist --mirror https://ossci-datasets.s3.amazonaws.com/mnist/ --cache /tmp/cache\n\n\
-    Files go to CACHE/NAME/ (CACHE: --cache, else $OPTIMLAB_CACHE, else $XDG_CACHE_HOME/optimlab,\n\
-    else ~/.cache/optimlab). Each is checked against the MD5 published by the data set's\n\
-    maintainers and torchvision (Fashion-MNIST also by SHA-256 of its content); files already\n\
-    there and valid are not fetched again. Then train with --data NAME.")]
+    optimlab data download mnist --mirror https://ossci-datasets.s3.amazonaws.com/mnist/ --cache /tmp/cache\n  \
+    optimlab train --data mnist        # once downloaded")]
 pub struct DownloadArgs {
     /// mnist or fashion-mnist
     #[arg(value_parser = parse_remote)]

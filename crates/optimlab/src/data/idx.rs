@@ -60,6 +60,24 @@ pub fn read_labels(path: &Path) -> Result<Vec<u8>, DataError> {
     Ok(read_idx(path, LABELS_MAGIC, "labels")?.1)
 }
 
+/// Reads idx3 images from the bytes of a file (raw or gzip), with the checks of
+/// [`read_images`]; `source` names them in errors.
+pub fn parse_images(bytes: &[u8], source: &str) -> Result<Images, DataError> {
+    let (dims, pixels) = read_idx_from(bytes, bytes.len() as u64, source, IMAGES_MAGIC, "images")?;
+    Ok(Images {
+        count: dims[0],
+        rows: dims[1],
+        cols: dims[2],
+        pixels,
+    })
+}
+
+/// Reads idx1 labels from the bytes of a file (raw or gzip), with the checks of
+/// [`read_labels`]; `source` names them in errors.
+pub fn parse_labels(bytes: &[u8], source: &str) -> Result<Vec<u8>, DataError> {
+    Ok(read_idx_from(bytes, bytes.len() as u64, source, LABELS_MAGIC, "labels")?.1)
+}
+
 /// Reads one images file and its labels file into a data set with `classes` classes, pixels
 /// kept as bytes read as value/255. The two counts must agree; every label must be below
 /// `classes` (pass `None` to use the largest label + 1).
@@ -175,22 +193,27 @@ fn read_idx(path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, Vec<u8>)
         _ => DataError::io(&shown, e),
     })?;
     let file_len = file.metadata().map_err(|e| DataError::io(&shown, e))?.len();
-    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let reader = BufReader::with_capacity(1 << 16, file);
+    read_idx_from(reader, file_len, &shown.to_string(), magic, what)
+}
+
+/// Reads an IDX stream of `len` bytes in all (raw or gzip, told by its first two bytes).
+fn read_idx_from(
+    mut reader: impl Read,
+    len: u64,
+    shown: &str,
+    magic: u32,
+    what: &str,
+) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     let mut first = [0u8; 2];
-    let got = read_full(&mut reader, &mut first).map_err(|e| DataError::io(&shown, e))?;
+    let got = read_full(&mut reader, &mut first).map_err(|e| DataError::io(shown, e))?;
     let gz = got == 2 && first == [0x1f, 0x8b];
     let prefix = io::Cursor::new(first[..got].to_vec());
     if gz {
         let decoder = GzDecoder::new(prefix.chain(reader));
-        read_body(decoder, path, magic, what, Limit::Gzip(file_len))
+        read_body(decoder, shown, magic, what, Limit::Gzip(len))
     } else {
-        read_body(
-            prefix.chain(reader),
-            path,
-            magic,
-            what,
-            Limit::Raw(file_len),
-        )
+        read_body(prefix.chain(reader), shown, magic, what, Limit::Raw(len))
     }
 }
 
@@ -204,31 +227,30 @@ enum Limit {
 
 fn read_body(
     mut r: impl Read,
-    path: &Path,
+    shown: &str,
     magic: u32,
     what: &str,
     limit: Limit,
 ) -> Result<(Vec<usize>, Vec<u8>), DataError> {
-    let shown = path.display();
     let gz = matches!(limit, Limit::Gzip(_));
     let stream_err = |e: io::Error, during: &str| -> DataError {
         if gz {
             match e.kind() {
                 io::ErrorKind::UnexpectedEof => {
-                    DataError::invalid(&shown, format!("truncated gzip stream (ends {during})"))
+                    DataError::invalid(shown, format!("truncated gzip stream (ends {during})"))
                 }
                 io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
-                    DataError::invalid(&shown, format!("corrupt gzip data ({during}): {e}"))
+                    DataError::invalid(shown, format!("corrupt gzip data ({during}): {e}"))
                 }
-                _ => DataError::io(&shown, e),
+                _ => DataError::io(shown, e),
             }
         } else {
-            DataError::io(&shown, e)
+            DataError::io(shown, e)
         }
     };
     let truncated = |got: u64, expected: u64| {
         DataError::invalid(
-            &shown,
+            shown,
             format!(
                 "truncated: {got} bytes{}, the header says {expected}",
                 if gz { " after decompression" } else { "" }
@@ -251,7 +273,7 @@ fn read_body(
             _ => " (not an IDX file)",
         };
         return Err(DataError::invalid(
-            &shown,
+            shown,
             format!(
                 "wrong magic number 0x{found:08x}{kind}; expected 0x{magic:08x} (IDX {what}: unsigned bytes, rank {})",
                 magic & 0xff
@@ -278,7 +300,7 @@ fn read_body(
         .join(" × ");
     if let Some(i) = dims.iter().position(|&d| d == 0) {
         return Err(DataError::invalid(
-            &shown,
+            shown,
             format!("header dimension {i} is 0 ({dims_text}): no {what}"),
         ));
     }
@@ -293,7 +315,7 @@ fn read_body(
     };
     if data_len > bound {
         return Err(DataError::invalid(
-            &shown,
+            shown,
             match limit {
                 Limit::Raw(_) => format!(
                     "file too short: header claims {dims_text} {what} ({} bytes), but the file has {file_len} bytes (truncated, or a wrong header)",
@@ -309,7 +331,7 @@ fn read_body(
         && data_len + (header_len as u128) < n as u128
     {
         return Err(DataError::invalid(
-            &shown,
+            shown,
             format!(
                 "{} bytes after the {dims_text} {what} the header describes",
                 n as u128 - data_len - header_len as u128
@@ -317,14 +339,14 @@ fn read_body(
         ));
     }
     let data_len = usize::try_from(data_len).map_err(|_| {
-        DataError::invalid(&shown, format!("{dims_text} {what} do not fit in memory"))
+        DataError::invalid(shown, format!("{dims_text} {what} do not fit in memory"))
     })?;
 
     // The data: at most one byte more than the header promises, to detect trailing data.
     let mut data = Vec::new();
     data.try_reserve_exact(data_len + 1).map_err(|_| {
         DataError::invalid(
-            &shown,
+            shown,
             format!("{dims_text} {what} ({data_len} bytes) do not fit in memory"),
         )
     })?;
@@ -350,7 +372,7 @@ fn read_body(
             .map_err(|e| stream_err(e, "in the data"))?;
         }
         return Err(DataError::invalid(
-            &shown,
+            shown,
             format!("more data after the {dims_text} {what} the header describes"),
         ));
     }

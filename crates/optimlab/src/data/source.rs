@@ -128,6 +128,18 @@ impl DataSource {
         }
     }
 
+    /// The class count of a named data set: 10 for `digits`, `mnist` and `fashion-mnist`, so a
+    /// stray label in their files is an error rather than a wider network. `None` for folders
+    /// and CSV files, whose labels tell it.
+    pub fn known_classes(&self) -> Option<usize> {
+        match self {
+            DataSource::Digits | DataSource::FashionMnist { .. } | DataSource::Mnist { .. } => {
+                Some(10)
+            }
+            DataSource::Folder(_) | DataSource::Csv { .. } => None,
+        }
+    }
+
     /// The folder an MNIST-format source is read from (the first that holds all four files),
     /// or the error saying where it looked and how to get it.
     pub fn folder(&self) -> Result<Option<PathBuf>, DataError> {
@@ -219,7 +231,8 @@ pub struct DataConfig {
     /// `--header` (CSV only): whether the first row is a header (default: detected).
     pub header: CsvHeader,
     /// `--classes N`: the class count, when the labels do not show it; a label ≥ N is an
-    /// error. Unset: the largest label + 1, refused when most of those classes have no
+    /// error. Unset: 10 for the named sets (`digits`, `mnist`, `fashion-mnist`, see
+    /// [`DataSource::known_classes`]); else the largest label + 1, refused when most of those classes have no
     /// sample (a stray 255 or 9999 among labels 0–9).
     pub classes: Option<usize>,
 }
@@ -269,12 +282,37 @@ impl DataConfig {
         Ok(source)
     }
 
-    /// The class count of `train` and `test` (see [`DataConfig::classes`]).
-    fn check_classes(&self, train: &Dataset, test: &Dataset) -> Result<usize, DataError> {
+    /// The class count of `train` and `test` (see [`DataConfig::classes`]); `known` is the
+    /// count and name of a named data set, used when `--classes` is unset.
+    fn check_classes(
+        &self,
+        train: &Dataset,
+        test: &Dataset,
+        known: Option<(usize, String)>,
+    ) -> Result<usize, DataError> {
         let labels = || train.labels.iter().chain(&test.labels).copied();
         let Some(max) = labels().max() else {
-            return Ok(self.classes.unwrap_or(train.classes));
+            return Ok(self
+                .classes
+                .or(known.map(|(n, _)| n))
+                .unwrap_or(train.classes));
         };
+        if let (None, Some((n, name))) = (self.classes, &known) {
+            let stray = [train, test].into_iter().find_map(|set| {
+                let i = set.labels.iter().position(|&l| l >= *n)?;
+                Some((&set.name, i, set.labels[i]))
+            });
+            if let Some((set, i, bad)) = stray {
+                return Err(DataError::invalid(
+                    set,
+                    format!(
+                        "sample {i} has label {bad}, but {name} has {n} classes (labels 0..{}); a corrupt file? (--classes N to allow more)",
+                        n - 1
+                    ),
+                ));
+            }
+            return Ok(*n);
+        }
         if let Some(n) = self.classes {
             if n == 0 || max >= n {
                 let (set, i) = train
@@ -355,14 +393,25 @@ impl DataConfig {
     /// by the validation split.
     pub fn prepare(&self) -> Result<Splits, DataError> {
         self.check()?;
-        let (train, test) = self.source()?.load()?;
-        self.split(train, test)
+        let source = self.source()?;
+        let (train, test) = source.load()?;
+        let known = source.known_classes().map(|n| (n, source.name()));
+        self.split_known(train, test, known)
     }
 
     /// [`prepare`](Self::prepare) on already loaded (train, test) sets.
-    pub fn split(&self, mut train: Dataset, mut test: Dataset) -> Result<Splits, DataError> {
+    pub fn split(&self, train: Dataset, test: Dataset) -> Result<Splits, DataError> {
+        self.split_known(train, test, None)
+    }
+
+    fn split_known(
+        &self,
+        mut train: Dataset,
+        mut test: Dataset,
+        known: Option<(usize, String)>,
+    ) -> Result<Splits, DataError> {
         self.check()?;
-        let classes = self.check_classes(&train, &test)?;
+        let classes = self.check_classes(&train, &test, known)?;
         train.classes = classes;
         test.classes = classes;
         let limit = |d: Dataset, n: Option<usize>| match n {

@@ -1,7 +1,7 @@
 //! [`Model`]: a trained network rebuilt from a `model.safetensors` alone, ready to evaluate,
 //! predict and export.
 
-use super::checkpoint::{Weights, load_weights};
+use super::checkpoint::{Weights, load_weights_from_bytes, read_file};
 use super::export::{export_npz, export_safetensors};
 use super::run::{RunConfig, RunError};
 use crate::data::Dataset;
@@ -62,8 +62,15 @@ impl Model {
     /// Reads a model file written by `optimlab train` (or [`Model::save`]): the network is
     /// rebuilt from the configuration in the file's metadata, then its weights are loaded.
     pub fn load(path: impl AsRef<Path>) -> Result<Model, RunError> {
+        let path = path.as_ref();
+        Self::from_bytes(&read_file(path)?, path)
+    }
+
+    /// [`Model::load`] of a model file's bytes already in memory; `path` names it in errors
+    /// (and is what [`Model::path`] returns).
+    pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Model, RunError> {
         let path = path.as_ref().to_path_buf();
-        let w = load_weights::<f64>(&path)?;
+        let w = load_weights_from_bytes::<f64>(&path, bytes)?;
         let text = w.config().ok_or_else(|| {
             RunError::Config(format!(
                 "{}: no training configuration inside (not written by optimlab train)",
@@ -78,8 +85,8 @@ impl Model {
             ))
         })?;
         let network = match config.dtype.unwrap_or(DType::F32) {
-            DType::F32 => ModelNetwork::F32(build(&path, &config)?),
-            DType::F64 => ModelNetwork::F64(build(&path, &config)?),
+            DType::F32 => ModelNetwork::F32(build(&path, bytes, &config)?),
+            DType::F64 => ModelNetwork::F64(build(&path, bytes, &config)?),
         };
         Ok(Model {
             path,
@@ -183,8 +190,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// Rebuilds the network the configuration describes, sized by the stored tensors, and loads
 /// the weights.
-fn build<T: Scalar>(path: &Path, config: &RunConfig) -> Result<Network<T>, RunError> {
-    let weights: Weights<T> = load_weights(path)?;
+fn build<T: Scalar>(path: &Path, bytes: &[u8], config: &RunConfig) -> Result<Network<T>, RunError> {
+    let weights: Weights<T> = load_weights_from_bytes(path, bytes)?;
     // The `[resolved]` table holds the exact network; older files may lack it.
     let stored: Option<NetworkConfig> = config
         .resolved
@@ -205,6 +212,28 @@ fn build<T: Scalar>(path: &Path, config: &RunConfig) -> Result<Network<T>, RunEr
     };
     network.input = dim("W1", 0)?;
     network.output = dim(&format!("W{last}"), 1)?;
+    // Every parameter of the network is a value in the file: a configuration describing a
+    // larger network (a corrupt or edited file) is refused before anything is allocated.
+    let stored_values: u128 = weights
+        .tensors
+        .values()
+        .map(|t| t.values.len() as u128)
+        .sum();
+    if network.parameter_count() > stored_values {
+        return Err(RunError::Config(format!(
+            "{}: its configuration describes a network of {} parameters (layers {}-{}-{}), but the file holds {stored_values} values",
+            path.display(),
+            network.parameter_count(),
+            network.input,
+            network
+                .hidden
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("-"),
+            network.output
+        )));
+    }
     let mut net = Network::<T>::build(&network, 0)?;
     weights.apply_to_network(&mut net)?;
     Ok(net)

@@ -218,6 +218,13 @@ impl<F: clap::Args> Single<F> {
     }
 }
 
+impl Args {
+    /// `experiment all`, which a signal stops between experiments.
+    pub fn runs_all(&self) -> bool {
+        matches!(self.which, Which::All(_))
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     match args.which {
         Which::Unknown(words) => bail!(
@@ -393,6 +400,10 @@ fn all(common: &Common) -> Result<()> {
     let mut entries = Vec::new();
     let mut done_all = Vec::new();
     for e in &exps {
+        // SIGINT/SIGTERM: the experiment under way finishes, the next ones do not start.
+        if crate::signals::stop_requested() {
+            break;
+        }
         let dir = staging.path().join(e.name());
         std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let done = e.execute(&ctx, &dir)?;
@@ -404,8 +415,26 @@ fn all(common: &Common) -> Result<()> {
         });
         done_all.push(done);
     }
+    let finished = done_all.len();
+    if finished == 0 {
+        // Interrupted before the first experiment ended: the staging folder goes with `staging`.
+        if let Some(bar) = &ctx.bar {
+            bar.finish_and_clear();
+        }
+        return Err(crate::signals::Interrupted(
+            "interrupted before the first experiment finished: nothing written".into(),
+        )
+        .into());
+    }
+    let mut intro: String = if finished < exps.len() {
+        format!(
+            "Interrupted after {finished} of {} experiments; the others were not run.",
+            exps.len()
+        )
+    } else {
+        "The chapter's experiments on training: optimizers, weight initialisation and more. Each report shows its figures, the settings it ran with and its key numbers.".into()
+    };
     // The interactive page goes with the reports, so the index can link it.
-    let mut intro = "The chapter's experiments on training: optimizers, weight initialisation and more. Each report shows its figures, the settings it ran with and its key numbers.".to_string();
     match crate::commands::playground::page() {
         Ok(page) => {
             let dir = staging.path().join("playground");
@@ -430,6 +459,18 @@ fn all(common: &Common) -> Result<()> {
             println!("{}", d.key_numbers.to_text());
         }
         println!("index: {}", out.join("index.html").display());
+    }
+    if finished < exps.len() {
+        let names =
+            |es: &[Box<dyn Experiment>]| es.iter().map(|e| e.name()).collect::<Vec<_>>().join(", ");
+        return Err(crate::signals::Interrupted(format!(
+            "interrupted after {finished} of {} experiments: wrote {} (reports of {}); not run: {}",
+            exps.len(),
+            out.display(),
+            names(&exps[..finished]),
+            names(&exps[finished..])
+        ))
+        .into());
     }
     Ok(())
 }

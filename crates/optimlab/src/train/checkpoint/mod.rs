@@ -38,7 +38,8 @@ mod safetensors_io;
 pub use atomic::write_atomic;
 pub(crate) use error::write_error;
 pub use error::{CheckpointError, Misshaped};
-use safetensors_io::{dtype_of, parse, raw, raw_metadata, read_file, read_tensors};
+pub(crate) use safetensors_io::read_file;
+use safetensors_io::{dtype_of, parse, raw, raw_metadata, read_tensors};
 pub(crate) use safetensors_io::{le_bytes, network_tensors, write_safetensors};
 
 use crate::nn::Network;
@@ -185,9 +186,16 @@ pub fn save<T: Scalar>(
 
 /// Reads network tensors from any safetensors file, converting `F32`/`F64` to `T`.
 pub fn load_weights<T: Scalar>(path: &Path) -> Result<Weights<T>, CheckpointError> {
-    let bytes = read_file(path)?;
-    let st = parse(path, &bytes)?;
-    let metadata = raw_metadata(&bytes);
+    load_weights_from_bytes(path, &read_file(path)?)
+}
+
+/// [`load_weights`] of a file's bytes already in memory; `path` names it in errors.
+pub fn load_weights_from_bytes<T: Scalar>(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Weights<T>, CheckpointError> {
+    let st = parse(path, bytes)?;
+    let metadata = raw_metadata(bytes);
     let (tensors, _) = read_tensors::<T>(path, &st, None)?;
     Ok(Weights {
         path: path.to_path_buf(),
@@ -198,9 +206,16 @@ pub fn load_weights<T: Scalar>(path: &Path) -> Result<Weights<T>, CheckpointErro
 
 /// Reads a checkpoint to resume a run: it must be an optimlab checkpoint written with `T`.
 pub fn load<T: Scalar>(path: &Path) -> Result<Checkpoint<T>, CheckpointError> {
-    let bytes = read_file(path)?;
-    let st = parse(path, &bytes)?;
-    let metadata = raw_metadata(&bytes);
+    load_from_bytes(path, &read_file(path)?)
+}
+
+/// [`load`] of a file's bytes already in memory; `path` names it in errors.
+pub fn load_from_bytes<T: Scalar>(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Checkpoint<T>, CheckpointError> {
+    let st = parse(path, bytes)?;
+    let metadata = raw_metadata(bytes);
     let p = || path.to_path_buf();
     match metadata.get("format").map(String::as_str) {
         Some(FORMAT) => {}

@@ -156,7 +156,7 @@ pub(crate) fn network_tensors<T: Scalar>(net: &Network<T>) -> Vec<(String, RawTe
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-pub(super) fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CheckpointError> {
     fs::read(path).map_err(|e| io_error(path, e))
 }
 
