@@ -16,6 +16,15 @@ static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 /// The signal received (0: none).
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// Held across steps that must not be cut in two by an exit on a signal (see [`critical`]).
+static CRITICAL: Mutex<()> = Mutex::new(());
+
+/// Defers an exit on a signal until the guard is dropped: moving a finished report into place
+/// takes two renames, and quitting between them would leave neither the old nor the new one
+/// at the target.
+pub fn critical() -> std::sync::MutexGuard<'static, ()> {
+    CRITICAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The flag the first SIGINT/SIGTERM raises when handlers were installed with
 /// [`OnSignal::Graceful`].
@@ -97,20 +106,22 @@ pub fn install(on: OnSignal) {
     std::thread::spawn(move || {
         for sig in signals.forever() {
             let first = RECEIVED.swap(sig, Ordering::SeqCst) == 0;
+            if let OnSignal::Graceful(line) = on
+                && first
+            {
+                stop.store(true, Ordering::SeqCst);
+                eprintln!("{line}");
+                continue;
+            }
+            // Quitting now: wait out a report being moved into place, then remove what is
+            // unfinished.
+            let _wait = critical();
+            remove_registered();
             match on {
-                OnSignal::Graceful(line) if first => {
-                    stop.store(true, Ordering::SeqCst);
-                    eprintln!("{line}");
-                    continue;
-                }
                 OnSignal::Graceful(_) => {
-                    remove_registered();
-                    eprintln!("interrupted again: quit at once; unfinished files removed");
+                    eprintln!("interrupted again: quit at once; unfinished files removed")
                 }
-                OnSignal::AtOnce(line) => {
-                    remove_registered();
-                    eprintln!("{line}");
-                }
+                OnSignal::AtOnce(line) => eprintln!("{line}"),
             }
             std::process::exit(128 + sig);
         }

@@ -91,6 +91,9 @@ impl Staging {
                 .to_string_lossy(),
             std::process::id()
         ));
+        // A signal now waits until the report is in place, so it cannot remove the staging
+        // folder after the earlier report was moved aside.
+        let _no_exit = crate::signals::critical();
         let had_old = self.target.exists();
         if had_old {
             let _ = std::fs::remove_dir_all(&old);
