@@ -58,10 +58,19 @@ fn parse() -> Cli {
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {
             let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("error: invalid arguments");
+            let mut lines = text.lines().skip_while(|l| l.trim().is_empty());
+            let mut first = lines
+                .next()
+                .unwrap_or("error: invalid arguments")
+                .to_string();
+            // "…were not provided:" lists what is missing on the indented lines below it.
+            if first.ends_with(':') {
+                let listed: Vec<&str> = lines
+                    .take_while(|l| l.starts_with(' '))
+                    .map(str::trim)
+                    .collect();
+                first = format!("{first} {}", listed.join(", "));
+            }
             let hint = text
                 .lines()
                 .find(|l| l.starts_with("For more information"))

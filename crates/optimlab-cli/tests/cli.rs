@@ -159,3 +159,18 @@ fn bench_rejects_bad_values() {
     assert_one_line_error(&optimlab(&["bench", "--steps", "0"]), "steps");
     assert_one_line_error(&optimlab(&["bench", "--optimizer", "sgdx"]), "sgdx");
 }
+
+#[test]
+fn a_missing_required_argument_is_named_on_the_error_line() {
+    // clap lists missing arguments on lines of their own; the one-line error must keep them.
+    let out = optimlab(&["predict"]);
+    assert_one_line_error(&out, "--model");
+    assert_one_line_error(&out, "--input");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().count(),
+        2,
+        "one error line plus the help hint: {err}"
+    );
+}
