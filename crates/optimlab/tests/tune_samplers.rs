@@ -300,6 +300,39 @@ fn grid_skips_points_that_running_trials_hold() {
 }
 
 #[test]
+fn a_grid_sampler_that_remembers_the_study_proposes_what_a_fresh_one_does() {
+    // The sampler keeps the finished trials' points between proposals; with running trials,
+    // out-of-order finishes, failures and a second study, every proposal must still equal the
+    // one a sampler with no memory makes from the same history.
+    let f = SpaceFile::from_toml_str(SPACE, "space.toml").unwrap();
+    let remembering = GridSampler::with_grids(3, f.grids.clone());
+    for study_seed in 0..2u64 {
+        let mut trials: Vec<FrozenTrial> = Vec::new();
+        for n in 0..150u64 {
+            let fresh = GridSampler::with_grids(3, f.grids.clone());
+            let p = propose(&remembering, &f.space, &trials, n, &Params::new());
+            assert_eq!(
+                p,
+                propose(&fresh, &f.space, &trials, n, &Params::new()),
+                "study {study_seed}, trial {n}"
+            );
+            // Every third trial stays running for a while; the others finish now, some failed.
+            let state = match (n + study_seed) % 3 {
+                0 => TrialState::Running,
+                1 => TrialState::Fail,
+                _ => TrialState::Complete,
+            };
+            trials.push(trial(n, &f.space, &p, state, Some(n as f64)));
+            if n % 7 == 0 {
+                for t in trials.iter_mut().filter(|t| t.state == TrialState::Running) {
+                    t.state = TrialState::Complete;
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn sobol_plain_sequence_matches_the_known_points() {
     let sob = Sobol::new(3, None);
     let expect = [

@@ -8,6 +8,10 @@
 //! Nothing is materialised: the shuffled order is a seeded bijection of the point numbers (a
 //! Feistel network with cycle walking), and point `r` is decoded from counts of the subgrids,
 //! so a grid of millions of points costs only the points actually visited.
+//!
+//! The sampler remembers the points of finished trials (whose parameters can no longer change)
+//! and how far along the order every point is taken, so a proposal costs O(1) in the study's
+//! size: it reads only the trials from the first unfinished one on.
 
 use super::unit::assign_active;
 use super::{SampleContext, Sampler};
@@ -17,6 +21,7 @@ use crate::tune::space::{Grids, Space};
 use crate::tune::trial::Params;
 use rand::RngExt;
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 /// The random stream the visiting order's keys come from.
 const ORDER_STREAM: u64 = u64::MAX - 2;
@@ -27,6 +32,22 @@ const MAX_WALK: u64 = 10_000_000;
 pub struct GridSampler {
     seed: u64,
     grids: Grids,
+    seen: Mutex<Seen>,
+}
+
+/// What earlier proposals learnt from the study's finished trials.
+#[derive(Default)]
+struct Seen {
+    /// The trials before this index (in the study's number order) are finished and their
+    /// points are in `taken`.
+    scanned: usize,
+    /// The number of the trial at `scanned - 1`: a different study (or a shorter history)
+    /// starts afresh.
+    last_number: Option<u64>,
+    /// Points of finished trials, and of the unfinished ones after `scanned` already read.
+    taken: HashSet<Vec<(String, u64)>>,
+    /// Every position of the order before this one holds a point of a finished trial.
+    cursor: u64,
 }
 
 impl GridSampler {
@@ -37,7 +58,11 @@ impl GridSampler {
 
     /// The grids a space file gave (`grid`, `grid_points`).
     pub fn with_grids(seed: u64, grids: Grids) -> Self {
-        Self { seed, grids }
+        Self {
+            seed,
+            grids,
+            seen: Mutex::new(Seen::default()),
+        }
     }
 
     /// The number of points.
@@ -163,19 +188,49 @@ impl Sampler for GridSampler {
             return Err(TuneError::Config("the grid has no points".into()));
         }
         let names: HashSet<&str> = ctx.space.params.iter().map(|p| p.name.as_str()).collect();
-        let taken: HashSet<Vec<(String, u64)>> = ctx
-            .trials
+        let point_of = |t: &crate::tune::trial::FrozenTrial| {
+            let p: Params = t
+                .internal_params()
+                .into_iter()
+                .filter(|(k, _)| names.contains(k.as_str()))
+                .collect();
+            key(&p)
+        };
+        let order = Shuffle::new(size, self.seed);
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let same_study = seen.scanned <= ctx.trials.len()
+            && (seen.scanned == 0 || Some(ctx.trials[seen.scanned - 1].number) == seen.last_number);
+        if !same_study {
+            *seen = Seen::default();
+        }
+        // Finished trials at the front join the permanent set; the unfinished ones (and the
+        // finished ones behind them) are read afresh each time, since a running trial may still
+        // receive parameters.
+        while let Some(t) = ctx.trials.get(seen.scanned) {
+            if !t.state.is_finished() {
+                break;
+            }
+            if t.number != ctx.number {
+                let k = point_of(t);
+                seen.taken.insert(k);
+            }
+            seen.last_number = Some(t.number);
+            seen.scanned += 1;
+        }
+        let pending: HashSet<Vec<(String, u64)>> = ctx.trials[seen.scanned..]
             .iter()
             .filter(|t| t.number != ctx.number)
-            .map(|t| {
-                let p: Params = t
-                    .internal_params()
-                    .into_iter()
-                    .filter(|(k, _)| names.contains(k.as_str()))
-                    .collect();
-                key(&p)
-            })
+            .map(point_of)
             .collect();
+        let walk = size.min(MAX_WALK);
+        while seen.cursor < walk
+            && seen
+                .taken
+                .contains(&key(&self.point(ctx.space, order.at(seen.cursor))))
+        {
+            seen.cursor += 1;
+        }
+        let taken = |k: &Vec<(String, u64)>| seen.taken.contains(k) || pending.contains(k);
         // A fixed value that is one of the grid's values restricts the points; one that is
         // not simply overrides.
         let fits = |p: &Params| {
@@ -190,12 +245,13 @@ impl Sampler for GridSampler {
                 None => true,
             })
         };
-        let order = Shuffle::new(size, self.seed);
-        let walk = size.min(MAX_WALK);
+        // Points before the cursor are taken for good; a fixed parameter can make one of them
+        // the only fit, so then the walk starts at the beginning (and still skips taken ones).
+        let from = if ctx.fixed.is_empty() { seen.cursor } else { 0 };
         let mut pick = None;
-        for i in 0..walk {
+        for i in from..walk {
             let p = self.point(ctx.space, order.at(i));
-            if fits(&p) && !taken.contains(&key(&p)) {
+            if fits(&p) && !taken(&key(&p)) {
                 pick = Some(p);
                 break;
             }
