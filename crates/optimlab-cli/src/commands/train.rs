@@ -7,7 +7,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use optimlab::train::{EpochRecord, IterRecord, Run, RunConfig, RunInfo, RunObserver};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 #[command(
@@ -87,23 +87,10 @@ pub fn run(args: Args) -> Result<()> {
 fn default_out(settings: &RunConfig) -> Result<PathBuf> {
     let resolved = settings.resolve()?;
     let base = format!("{}-{}", resolved.data_name(), resolved.optimizer_name());
-    let base: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut path = PathBuf::from("runs").join(&base);
-    let mut k = 2;
-    while path.exists() {
-        path = PathBuf::from("runs").join(format!("{base}-{k}"));
-        k += 1;
-    }
-    Ok(path)
+    Ok(optimlab::train::run::free_run_folder(
+        Path::new("runs"),
+        &base,
+    ))
 }
 
 /// A progress bar on a terminal; otherwise epoch lines and, every few seconds, a plain

@@ -11,7 +11,7 @@ use optimlab::tune::study::importance::Evaluator;
 use optimlab::tune::study::{self, Study, TrialOutcome, WorkerOptions};
 use optimlab::tune::{FrozenTrial, Space, Storage, StudySettings, TrialState, TuneError};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -576,7 +576,10 @@ fn best(a: BestArgs) -> Result<()> {
         let settings = objective::overlay(&base, &external(&best))?;
         let dir = match &a.out {
             Some(d) => d.clone(),
-            None => free_folder(&format!("tune-{}-trial{}", study.name(), best.number)),
+            None => optimlab::train::run::free_run_folder(
+                Path::new("runs"),
+                &format!("tune-{}-trial{}", study.name(), best.number),
+            ),
         };
         let acc = objective::retrain_into(&settings, &dir)?;
         answer["retrain"] = json!({"test_acc": acc, "model_dir": dir.display().to_string()});
@@ -591,27 +594,6 @@ fn best(a: BestArgs) -> Result<()> {
         println!("{answer}");
     }
     Ok(())
-}
-
-/// `runs/NAME` (unsafe characters replaced), with `-2`, `-3`, … when taken.
-fn free_folder(name: &str) -> PathBuf {
-    let base: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let mut path = PathBuf::from("runs").join(&base);
-    let mut k = 2;
-    while path.exists() {
-        path = PathBuf::from("runs").join(format!("{base}-{k}"));
-        k += 1;
-    }
-    path
 }
 
 fn copy(a: CopyArgs) -> Result<()> {

@@ -375,3 +375,45 @@ fn keep_history_before(path: &Path, iter: usize) -> Result<(), RunError> {
     }
     write_atomic(path, kept.as_bytes())
 }
+
+/// A new run folder `PARENT/NAME` for a name made of anything (characters other than ASCII
+/// letters, digits and `-` become `_`), with `-2`, `-3`, … appended while the folder exists.
+pub fn free_run_folder(parent: &Path, name: &str) -> PathBuf {
+    let base: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut path = parent.join(&base);
+    let mut k = 2;
+    while path.exists() {
+        path = parent.join(format!("{base}-{k}"));
+        k += 1;
+    }
+    path
+}
+
+#[cfg(test)]
+mod free_folder_tests {
+    use super::free_run_folder;
+
+    #[test]
+    fn a_taken_name_gets_the_next_free_suffix_and_unsafe_characters_are_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let first = free_run_folder(root.path(), "digits-adam w/x");
+        assert_eq!(first, root.path().join("digits-adam_w_x"));
+        std::fs::create_dir(&first).unwrap();
+        let second = free_run_folder(root.path(), "digits-adam w/x");
+        assert_eq!(second, root.path().join("digits-adam_w_x-2"));
+        std::fs::create_dir(&second).unwrap();
+        assert_eq!(
+            free_run_folder(root.path(), "digits-adam w/x"),
+            root.path().join("digits-adam_w_x-3")
+        );
+    }
+}

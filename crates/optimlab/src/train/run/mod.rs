@@ -23,6 +23,7 @@ mod resolve;
 pub use config::RunConfig;
 pub use folder::{
     CHECKPOINT_FILE, CONFIG_FILE, FolderLock, HISTORY_FILE, LOCK_FILE, MODEL_FILE, SUMMARY_FILE,
+    free_run_folder,
 };
 pub use resolve::ResolvedRun;
 
