@@ -253,6 +253,9 @@ impl SqliteStorage {
         let conn = Connection::open(path).map_err(|e| fail(&e))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| fail(&e))?;
+        // Every statement of a trial's claim, writes and refresh stays prepared (the default
+        // 16 are fewer than a trial uses, and the cache would re-parse them all in turn).
+        conn.set_prepared_statement_cache_capacity(128);
         let storage = SqliteStorage {
             path: path.to_string(),
             conn: Mutex::new(Db {
