@@ -902,7 +902,8 @@ fn sqlite_claims_follow_another_connections_writes() {
         .unwrap()
         .unwrap();
     assert_eq!(dead.number, 3);
-    b.set_params(dead.id, "b", &[("x", &float01(), 0.5)]).unwrap();
+    b.set_params(dead.id, "b", &[("x", &float01(), 0.5)])
+        .unwrap();
     std::thread::sleep(Duration::from_millis(5));
     assert_eq!(b.reap_expired(st, 1).unwrap(), vec![3]);
     // a's next claim takes b's re-queued retry (number 4), then creates number 5.
@@ -923,7 +924,13 @@ fn sqlite_claims_follow_another_connections_writes() {
             .unwrap()
             .is_none()
     );
-    let numbers: Vec<u64> = fx.open().trials(st).unwrap().iter().map(|t| t.number).collect();
+    let numbers: Vec<u64> = fx
+        .open()
+        .trials(st)
+        .unwrap()
+        .iter()
+        .map(|t| t.number)
+        .collect();
     assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6]);
 }
 
@@ -951,9 +958,12 @@ fn journal_sync_modes_write_the_same_file() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().all(|n| !n.contains('?')), "{names:?}");
-    let err = storage::open_existing(&format!("journal:{}?sync=full", dir.path().join("none").display()))
-        .err()
-        .unwrap()
-        .to_string();
+    let err = storage::open_existing(&format!(
+        "journal:{}?sync=full",
+        dir.path().join("none").display()
+    ))
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("no journal file"), "{err}");
 }
