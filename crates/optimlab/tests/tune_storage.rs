@@ -849,3 +849,121 @@ fn multi_process_claims() {
         eprintln!("{url}: 3 processes, 90 trials in {:?}", start.elapsed());
     }
 }
+
+// ---- per-trial write paths ---------------------------------------------------------------
+
+fn float01() -> optimlab::tune::Distribution {
+    optimlab::tune::Distribution::Float {
+        low: 0.0,
+        high: 1.0,
+        step: None,
+        log: false,
+    }
+}
+
+/// A claimed trial is the trial as stored (SQLite builds a new one without reading it back);
+/// `set_params` stores every parameter at once, and a worker without the lease stores none.
+#[test]
+fn claim_answers_the_stored_trial_and_set_params_is_fenced() {
+    for make in [memory as fn() -> Fixture, sqlite, journal] {
+        let fx = make();
+        let s = fx.open();
+        let st = new_study(&*s, "p", Direction::Minimize);
+        let t = claim(&*s, st, "w");
+        let stored = fx.open().trials(st).unwrap();
+        assert_eq!(stored, vec![t.clone()]);
+        let d = float01();
+        s.set_params(t.id, "w", &[("a", &d, 0.25), ("b", &d, 0.5)])
+            .unwrap();
+        let err = s.set_params(t.id, "intruder", &[("c", &d, 0.75)]);
+        assert!(
+            matches!(err, Err(optimlab::tune::TuneError::LeaseLost { .. })),
+            "{err:?}"
+        );
+        let read = fx.open().trials(st).unwrap().remove(0);
+        let names: Vec<&str> = read.params.keys().map(String::as_str).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(read.params["b"].1, 0.5);
+    }
+}
+
+/// A connection that claims keeps the study's counts between claims; trials another
+/// connection creates in between (new ones, a re-queued retry) are seen by its next claim.
+#[test]
+fn sqlite_claims_follow_another_connections_writes() {
+    let fx = sqlite();
+    let (a, b) = (fx.open(), fx.open());
+    let st = new_study(&*a, "c", Direction::Minimize);
+    assert_eq!(claim(&*a, st, "a").number, 0);
+    assert_eq!(claim(&*a, st, "a").number, 1);
+    assert_eq!(claim(&*b, st, "b").number, 2);
+    let dead = b
+        .claim_trial(st, "b", Duration::ZERO, None)
+        .unwrap()
+        .unwrap();
+    assert_eq!(dead.number, 3);
+    b.set_params(dead.id, "b", &[("x", &float01(), 0.5)])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(b.reap_expired(st, 1).unwrap(), vec![3]);
+    // a's next claim takes b's re-queued retry (number 4), then creates number 5.
+    let retry = claim(&*a, st, "a");
+    assert_eq!(retry.number, 4);
+    assert_eq!(retry.params["x"].1, 0.5);
+    assert_eq!(claim(&*a, st, "a").number, 5);
+    // The budget counts b's trials too: 0, 1, 2, 4, 5 (3 was re-queued) and one more.
+    assert_eq!(
+        a.claim_trial(st, "a", Duration::from_secs(60), Some(6))
+            .unwrap()
+            .unwrap()
+            .number,
+        6
+    );
+    assert!(
+        a.claim_trial(st, "a", Duration::from_secs(60), Some(6))
+            .unwrap()
+            .is_none()
+    );
+    let numbers: Vec<u64> = fx
+        .open()
+        .trials(st)
+        .unwrap()
+        .iter()
+        .map(|t| t.number)
+        .collect();
+    assert_eq!(numbers, [0, 1, 2, 3, 4, 5, 6]);
+}
+
+/// `journal:PATH?sync=full` names the file PATH (fsynced on every append); without the
+/// suffix every append still reaches the file before the call returns.
+#[test]
+fn journal_sync_modes_write_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, url) = journal_path(&dir);
+    let normal = storage::open(&url).unwrap();
+    let st = new_study(&*normal, "j", Direction::Minimize);
+    let t = claim(&*normal, st, "w");
+    normal
+        .finish(t.id, "w", TrialState::Complete, Some(1.0))
+        .unwrap();
+    // Another reader sees the append while the writer is still open.
+    let full = storage::open_existing(&format!("{url}?sync=full")).unwrap();
+    assert_eq!(full.trials(st).unwrap()[0].value, Some(1.0));
+    let t = claim(&*full, st, "v");
+    assert_eq!(t.number, 1);
+    assert_eq!(normal.trials(st).unwrap().len(), 2);
+    assert!(path.is_file());
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains('?')), "{names:?}");
+    let err = storage::open_existing(&format!(
+        "journal:{}?sync=full",
+        dir.path().join("none").display()
+    ))
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("no journal file"), "{err}");
+}

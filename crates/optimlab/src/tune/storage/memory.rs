@@ -107,6 +107,19 @@ impl Storage for MemoryStorage {
         })
     }
 
+    fn set_params(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        params: &[(&str, &Distribution, f64)],
+    ) -> Result<()> {
+        self.fenced_write(trial_id, worker, |t| {
+            for &(name, dist, internal) in params {
+                t.params.insert(name.into(), (dist.clone(), internal));
+            }
+        })
+    }
+
     fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()> {
         self.fenced_write(trial_id, worker, |t| {
             t.intermediate.insert(step, value);

@@ -5,7 +5,7 @@
 //! | `memory` | in this process only (tests, one-off runs) |
 //! | `sqlite:PATH` | an embedded SQLite file in Optuna's RDB schema: the default; WAL, busy timeout, short transactions |
 //! | `postgres://…` | PostgreSQL in Optuna's RDB schema, for workers on many machines (`FOR UPDATE SKIP LOCKED`) |
-//! | `journal:PATH` | Optuna's JournalStorage file format, read and written |
+//! | `journal:PATH` | Optuna's JournalStorage file format, read and written; fsynced once a second (`journal:PATH?sync=full`: every append, as Optuna) |
 //!
 //! **Leases.** A worker holds a Running trial under a lease that it renews with
 //! [`Storage::heartbeat`]. [`Storage::reap_expired`] fails trials whose lease ran out and
@@ -142,6 +142,20 @@ pub trait Storage: Send + Sync {
         internal: f64,
     ) -> Result<()>;
 
+    /// Sets several parameters of one trial at once: one transaction (SQL) or one append
+    /// (journal), fenced like [`Storage::set_param`]. The default sets them one by one.
+    fn set_params(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        params: &[(&str, &Distribution, f64)],
+    ) -> Result<()> {
+        for &(name, dist, internal) in params {
+            self.set_param(trial_id, worker, name, dist, internal)?;
+        }
+        Ok(())
+    }
+
     /// Stores an intermediate value (overwrites the step's earlier value).
     fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()>;
 
@@ -203,7 +217,8 @@ pub fn open(url: &str) -> Result<Box<dyn Storage>> {
         #[cfg(not(feature = "postgres"))]
         return Err(missing_feature(url, url, "postgres"));
     } else if let Some(path) = url.strip_prefix("journal:") {
-        Ok(Box::new(journal::JournalStorage::open(path)?))
+        let (path, sync) = journal::Sync::from_url_path(path);
+        Ok(Box::new(journal::JournalStorage::open_with(path, sync)?))
     } else {
         Err(TuneError::Config(format!(
             "unknown storage URL '{url}': expected memory, sqlite:PATH, postgres://… or journal:PATH"
@@ -218,7 +233,10 @@ pub fn open_existing(url: &str) -> Result<Box<dyn Storage>> {
     let file = url
         .strip_prefix("sqlite:")
         .map(|p| ("SQLite file", p))
-        .or_else(|| url.strip_prefix("journal:").map(|p| ("journal file", p)));
+        .or_else(|| {
+            url.strip_prefix("journal:")
+                .map(|p| ("journal file", journal::Sync::from_url_path(p).0))
+        });
     if let Some((what, path)) = file
         && !path.is_empty()
         && !std::path::Path::new(path).is_file()
@@ -322,6 +340,14 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
         internal: f64,
     ) -> Result<()> {
         (**self).set_param(trial_id, worker, name, dist, internal)
+    }
+    fn set_params(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        params: &[(&str, &Distribution, f64)],
+    ) -> Result<()> {
+        (**self).set_params(trial_id, worker, params)
     }
     fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()> {
         (**self).report(trial_id, worker, step, value)

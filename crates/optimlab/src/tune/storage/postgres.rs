@@ -1085,6 +1085,43 @@ impl Storage for PostgresStorage {
         })
     }
 
+    /// One statement for all the parameters (arrays unnested), fenced once.
+    fn set_params(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        params: &[(&str, &Distribution, f64)],
+    ) -> Result<()> {
+        // One row per name (the last wins), as setting them one by one would leave them.
+        let mut rows: BTreeMap<&str, (String, f64)> = BTreeMap::new();
+        for &(name, dist, internal) in params {
+            rows.insert(name, (json_text(&dist.to_json()), internal));
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = rows.keys().map(|n| n.to_string()).collect();
+        let dists: Vec<String> = rows.values().map(|(d, _)| d.clone()).collect();
+        let values: Vec<f64> = rows.values().map(|(_, v)| *v).collect();
+        self.with("setting parameters", |c| {
+            let id = to_i32(trial_id, "trial id")?;
+            fenced(
+                c,
+                id,
+                &format!(
+                    "{HELD} INSERT INTO trial_params
+                         (trial_id, param_name, distribution_json, param_value)
+                     SELECT held.trial_id, p.name, p.dist, p.value
+                     FROM held, UNNEST($3::text[], $4::text[], $5::float8[]) AS p(name, dist, value)
+                     ON CONFLICT (trial_id, param_name) DO UPDATE SET
+                         distribution_json = EXCLUDED.distribution_json,
+                         param_value = EXCLUDED.param_value"
+                ),
+                &[&id, &worker, &names, &dists, &values],
+            )
+        })
+    }
+
     fn report(&self, trial_id: u64, worker: &str, step: u64, value: f64) -> Result<()> {
         let (v, kind) = intermediate_repr(value);
         self.with("reporting a value", |c| {

@@ -190,7 +190,28 @@ type LegacyTrial = (
 
 pub struct SqliteStorage {
     path: String,
-    conn: Mutex<Connection>,
+    conn: Mutex<Db>,
+}
+
+/// The connection and what this connection knows of each study's trial counts.
+struct Db {
+    conn: Connection,
+    counts: BTreeMap<u64, Counts>,
+}
+
+/// A study's trial counts as this connection last left them. Valid while
+/// `PRAGMA data_version` still reads `version` (it changes when another connection
+/// commits, not for this connection's own commits), so a claim does not count the study's
+/// trials again while this connection is the only writer.
+#[derive(Clone, Copy)]
+struct Counts {
+    version: i64,
+    /// Trials in the study (the next trial's number).
+    trials: u64,
+    /// Trials that count against the budget (not failed and re-queued).
+    counted: u64,
+    /// Whether a Waiting trial may exist.
+    waiting: bool,
 }
 
 /// Which attribute table: the user's or the system's.
@@ -232,9 +253,15 @@ impl SqliteStorage {
         let conn = Connection::open(path).map_err(|e| fail(&e))?;
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(|e| fail(&e))?;
+        // Every statement of a trial's claim, writes and refresh stays prepared (the default
+        // 16 are fewer than a trial uses, and the cache would re-parse them all in turn).
+        conn.set_prepared_statement_cache_capacity(128);
         let storage = SqliteStorage {
             path: path.to_string(),
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Db {
+                conn,
+                counts: BTreeMap::new(),
+            }),
         };
         storage.init().map_err(|e| match e {
             TuneError::Storage(m) => fail(&m),
@@ -244,7 +271,8 @@ impl SqliteStorage {
     }
 
     fn init(&self) -> Result<()> {
-        let mut conn = self.lock();
+        let mut db = self.lock();
+        let conn = &mut db.conn;
         let sql = |e: rusqlite::Error| TuneError::Storage(e.to_string());
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
@@ -312,7 +340,7 @@ impl SqliteStorage {
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Db> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -320,19 +348,42 @@ impl SqliteStorage {
         TuneError::Storage(format!("sqlite database '{}': {e}", self.path))
     }
 
-    /// Runs `f` in one transaction begun with `behavior`, committed when it returns `Ok`.
+    /// Runs `f` in one transaction begun with `behavior`, committed when it returns `Ok`,
+    /// rolled back otherwise. BEGIN and COMMIT are cached statements: a trial's few
+    /// transactions do not parse SQL.
     fn transaction<T>(
         &self,
         behavior: TransactionBehavior,
         f: impl FnOnce(&Connection) -> Result<T>,
     ) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(behavior)
-            .map_err(|e| self.err(e))?;
-        let out = f(&tx)?;
-        tx.commit().map_err(|e| self.err(e))?;
-        Ok(out)
+        self.transaction_counted(behavior, |c, _| f(c))
+    }
+
+    /// [`Self::transaction`] with this connection's trial counts at hand; they are all
+    /// dropped if the transaction fails.
+    fn transaction_counted<T>(
+        &self,
+        behavior: TransactionBehavior,
+        f: impl FnOnce(&Connection, &mut BTreeMap<u64, Counts>) -> Result<T>,
+    ) -> Result<T> {
+        let mut db = self.lock();
+        let Db { conn, counts } = &mut *db;
+        let conn = &*conn;
+        let begin = match behavior {
+            TransactionBehavior::Immediate => "BEGIN IMMEDIATE",
+            TransactionBehavior::Exclusive => "BEGIN EXCLUSIVE",
+            _ => "BEGIN DEFERRED",
+        };
+        self.exec(conn, begin, [])?;
+        let out = f(conn, counts).and_then(|v| self.exec(conn, "COMMIT", []).map(|()| v));
+        if out.is_err() {
+            counts.clear();
+            if !conn.is_autocommit() {
+                // The error is the caller's; a failed rollback leaves nothing to report.
+                let _ = self.exec(conn, "ROLLBACK", []);
+            }
+        }
+        out
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when it returns `Ok`.
@@ -412,7 +463,7 @@ impl SqliteStorage {
         &self,
         c: &Connection,
         filter: &str,
-        key: i64,
+        key: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<(FrozenTrial, Option<i64>)>> {
         let mut trials = TrialRows::default();
         let heads: Vec<Head> = self.rows(
@@ -555,7 +606,7 @@ impl SqliteStorage {
     }
 
     fn load_trial(&self, c: &Connection, id: u64) -> Result<FrozenTrial> {
-        self.load_where(c, "t.trial_id = ?1", id as i64)?
+        self.load_where(c, "t.trial_id = ?1", &[&(id as i64)])?
             .pop()
             .map(|(t, _)| t)
             .ok_or_else(|| TuneError::Storage(format!("no trial with id {id}")))
@@ -603,17 +654,17 @@ impl SqliteStorage {
         })
     }
 
-    /// Runs a query whose one parameter is `key` and collects its rows, read by `row`.
+    /// Runs a query with the parameters `key` and collects its rows, read by `row`.
     fn rows<T>(
         &self,
         c: &Connection,
         sql: &str,
-        key: i64,
+        key: &[&dyn rusqlite::ToSql],
         row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>> {
         let e = |e: rusqlite::Error| self.err(e);
         let mut st = c.prepare_cached(sql).map_err(e)?;
-        st.query_map([key], row)
+        st.query_map(key, row)
             .map_err(e)?
             .collect::<std::result::Result<_, _>>()
             .map_err(e)
@@ -704,18 +755,81 @@ impl SqliteStorage {
         start: Option<String>,
         complete: Option<String>,
     ) -> Result<(u64, u64)> {
-        let e = |e: rusqlite::Error| self.err(e);
-        let number: i64 = c
-            .prepare_cached("SELECT COUNT(*) FROM trials WHERE study_id = ?1")
-            .and_then(|mut st| st.query_row([study as i64], |r| r.get(0)))
-            .map_err(e)?;
+        let number = self.count(
+            c,
+            "SELECT COUNT(*) FROM trials WHERE study_id = ?1",
+            &[&(study as i64)],
+        )?;
+        let id = self.insert_numbered(
+            c,
+            study,
+            number,
+            state,
+            start.as_deref(),
+            complete.as_deref(),
+        )?;
+        Ok((id, number))
+    }
+
+    /// Inserts a trial row under `number`; returns its id.
+    fn insert_numbered(
+        &self,
+        c: &Connection,
+        study: u64,
+        number: u64,
+        state: TrialState,
+        start: Option<&str>,
+        complete: Option<&str>,
+    ) -> Result<u64> {
         self.exec(
             c,
             "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![number, study as i64, state_name(state), start, complete],
+            params![
+                number as i64,
+                study as i64,
+                state_name(state),
+                start,
+                complete
+            ],
         )?;
-        Ok((c.last_insert_rowid() as u64, number as u64))
+        Ok(c.last_insert_rowid() as u64)
+    }
+
+    /// A query that answers one count.
+    fn count(&self, c: &Connection, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<u64> {
+        c.prepare_cached(sql)
+            .and_then(|mut st| st.query_row(args, |r| r.get::<_, i64>(0)))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Counts a study's trials for a claim (the O(trials) part of a claim).
+    fn count_trials(&self, c: &Connection, study: u64, version: i64) -> Result<Counts> {
+        let key = study as i64;
+        let trials = self.count(
+            c,
+            "SELECT COUNT(*) FROM trials WHERE study_id = ?1",
+            &[&key],
+        )?;
+        let requeued = self.count(
+            c,
+            "SELECT COUNT(*) FROM trials t WHERE t.study_id = ?1 AND EXISTS
+             (SELECT 1 FROM trial_system_attributes a
+              WHERE a.trial_id = t.trial_id AND a.key = ?2)",
+            &[&key, &attrs::REQUEUED_AS],
+        )?;
+        let waiting = self.count(
+            c,
+            "SELECT EXISTS (SELECT 1 FROM trials WHERE study_id = ?1 AND state = 'WAITING')",
+            &[&key],
+        )?;
+        Ok(Counts {
+            version,
+            trials,
+            counted: trials.saturating_sub(requeued),
+            waiting: waiting > 0,
+        })
     }
 
     /// Inserts a whole trial under the study's next number; returns (id, number).
@@ -1003,6 +1117,10 @@ impl Storage for SqliteStorage {
         self.set_study_attr(study, Attrs::System, key, value)
     }
 
+    /// One `BEGIN IMMEDIATE` transaction. While no other connection committed since this
+    /// one last claimed (`PRAGMA data_version`), the study's counts are known and a new
+    /// trial is created without counting or scanning the study's trials, and returned
+    /// without reading it back.
     fn claim_trial(
         &self,
         study: u64,
@@ -1010,58 +1128,71 @@ impl Storage for SqliteStorage {
         lease: Duration,
         budget: Option<u64>,
     ) -> Result<Option<FrozenTrial>> {
-        self.write(|c| {
+        self.transaction_counted(TransactionBehavior::Immediate, |c, counts| {
             self.check_study(c, study)?;
             let e = |e: rusqlite::Error| self.err(e);
             let now = unix_micros_now();
-            let waiting: Option<i64> = c
-                .prepare_cached(
+            let version: i64 = c
+                .prepare_cached("PRAGMA data_version")
+                .and_then(|mut st| st.query_row([], |r| r.get(0)))
+                .map_err(e)?;
+            let known = match counts.get(&study).filter(|k| k.version == version) {
+                Some(k) => *k,
+                None => {
+                    let k = self.count_trials(c, study, version)?;
+                    counts.insert(study, k);
+                    k
+                }
+            };
+            let waiting: Option<i64> = if known.waiting {
+                c.prepare_cached(
                     "SELECT trial_id FROM trials WHERE study_id = ?1 AND state = 'WAITING'
                      ORDER BY trial_id LIMIT 1",
                 )
                 .and_then(|mut st| st.query_row([study as i64], |r| r.get(0)).optional())
-                .map_err(e)?;
-            let id = match waiting {
-                Some(id) => {
-                    self.exec(
-                        c,
-                        "UPDATE trials SET state = 'RUNNING', datetime_start = ?1
-                         WHERE trial_id = ?2",
-                        params![sql_datetime(now), id],
-                    )?;
-                    id as u64
-                }
-                None => {
-                    if let Some(b) = budget {
-                        let counted: i64 = c
-                            .prepare_cached(
-                                "SELECT COUNT(*) FROM trials t WHERE t.study_id = ?1 AND NOT EXISTS
-                                 (SELECT 1 FROM trial_system_attributes a
-                                  WHERE a.trial_id = t.trial_id AND a.key = ?2)",
-                            )
-                            .and_then(|mut st| {
-                                st.query_row(params![study as i64, attrs::REQUEUED_AS], |r| {
-                                    r.get(0)
-                                })
-                            })
-                            .map_err(e)?;
-                        if counted as u64 >= b {
-                            return Ok(None);
-                        }
-                    }
-                    self.insert_head(c, study, TrialState::Running, Some(sql_datetime(now)), None)?
-                        .0
-                }
+                .map_err(e)?
+            } else {
+                None
             };
-            self.set_attr(
+            let lease_attr = stored_lease(worker, lease);
+            if let Some(id) = waiting {
+                let id = id as u64;
+                self.exec(
+                    c,
+                    "UPDATE trials SET state = 'RUNNING', datetime_start = ?1
+                     WHERE trial_id = ?2",
+                    params![sql_datetime(now), id as i64],
+                )?;
+                self.set_attr(c, id, Attrs::System, attrs::LEASE, &lease_attr)?;
+                self.set_heartbeat(c, id, now)?;
+                return self.load_trial(c, id).map(Some);
+            }
+            let entry = counts.get_mut(&study).expect("counted above");
+            entry.waiting = false;
+            if budget.is_some_and(|b| known.counted >= b) {
+                return Ok(None);
+            }
+            let start = sql_datetime(now);
+            let id = self.insert_numbered(
                 c,
-                id,
-                Attrs::System,
-                attrs::LEASE,
-                &stored_lease(worker, lease),
+                study,
+                known.trials,
+                TrialState::Running,
+                Some(&start),
+                None,
             )?;
+            entry.trials += 1;
+            entry.counted += 1;
+            self.set_attr(c, id, Attrs::System, attrs::LEASE, &lease_attr)?;
             self.set_heartbeat(c, id, now)?;
-            self.load_trial(c, id).map(Some)
+            // The trial as `load_trial` would read it back.
+            let mut t = blank_trial(TrialState::Running);
+            t.id = id;
+            t.number = known.trials;
+            t.datetime_start = from_sql_datetime(&start);
+            t.system_attrs.insert(attrs::LEASE.into(), lease_attr);
+            expose_lease(&mut t, Some(now));
+            Ok(Some(t))
         })
     }
 
@@ -1086,16 +1217,29 @@ impl Storage for SqliteStorage {
         dist: &Distribution,
         internal: f64,
     ) -> Result<()> {
+        self.set_params(trial_id, worker, &[(name, dist, internal)])
+    }
+
+    fn set_params(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        params: &[(&str, &Distribution, f64)],
+    ) -> Result<()> {
         self.fenced_write(trial_id, worker, |c| {
-            self.exec(
-                c,
-                "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (trial_id, param_name) DO UPDATE SET
-                     param_value = excluded.param_value,
-                     distribution_json = excluded.distribution_json",
-                params![trial_id as i64, name, internal, dist.to_json().to_string()],
-            )
+            for &(name, dist, internal) in params {
+                self.exec(
+                    c,
+                    "INSERT INTO trial_params
+                         (trial_id, param_name, param_value, distribution_json)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (trial_id, param_name) DO UPDATE SET
+                         param_value = excluded.param_value,
+                         distribution_json = excluded.distribution_json",
+                    params![trial_id as i64, name, internal, dist.to_json().to_string()],
+                )?;
+            }
+            Ok(())
         })
     }
 
@@ -1150,16 +1294,23 @@ impl Storage for SqliteStorage {
     }
 
     fn reap_expired(&self, study: u64, max_retries: u32) -> Result<Vec<u64>> {
-        self.write(|c| {
+        self.transaction_counted(TransactionBehavior::Immediate, |c, counts| {
             self.check_study(c, study)?;
             let now = unix_micros_now();
             let expired: Vec<FrozenTrial> = self
-                .load_where(c, "t.study_id = ?1 AND t.state = 'RUNNING'", study as i64)?
+                .load_where(
+                    c,
+                    "t.study_id = ?1 AND t.state = 'RUNNING'",
+                    &[&(study as i64)],
+                )?
                 .into_iter()
                 .filter(|(t, hb)| is_expired(t, *hb, now))
                 .map(|(t, _)| t)
                 .collect();
             let mut failed = Vec::new();
+            if !expired.is_empty() {
+                counts.remove(&study);
+            }
             for old in expired {
                 self.exec(
                     c,
@@ -1186,7 +1337,7 @@ impl Storage for SqliteStorage {
         self.read(|c| {
             self.check_study(c, study)?;
             Ok(self
-                .load_where(c, "t.study_id = ?1", study as i64)?
+                .load_where(c, "t.study_id = ?1", &[&(study as i64)])?
                 .into_iter()
                 .map(|(t, _)| t)
                 .collect())
@@ -1196,27 +1347,31 @@ impl Storage for SqliteStorage {
     /// The trials with an id above the highest the reader holds (`seen.version`; within a
     /// study ids grow with numbers) and those it holds unfinished, by id: both are primary
     /// key lookups. A finished trial is only changed by the transaction that finishes it.
+    /// The SQL text is the same every time (the held ids are one JSON parameter), so its
+    /// statements are prepared once per connection.
     fn trials_since(&self, study: u64, seen: &TrialsSeen) -> Result<TrialChanges> {
-        let (filter, all) = match seen.version {
-            Some(last) if seen.unfinished_ids.len() == seen.unfinished.len() => {
-                let ids: Vec<String> = seen.unfinished_ids.iter().map(u64::to_string).collect();
-                (
-                    format!(
-                        "t.study_id = ?1 AND (t.trial_id > {last} OR t.trial_id IN ({}))",
-                        ids.join(",")
-                    ),
-                    false,
-                )
-            }
-            _ => ("t.study_id = ?1".to_string(), true),
+        let study_key = study as i64;
+        let (last, ids) = match seen.version {
+            Some(last) if seen.unfinished_ids.len() == seen.unfinished.len() => (
+                Some(last as i64),
+                Value::from(seen.unfinished_ids.clone()).to_string(),
+            ),
+            _ => (None, String::new()),
         };
+        let all = last.is_none();
         self.read(|c| {
             self.check_study(c, study)?;
-            let trials: Vec<FrozenTrial> = self
-                .load_where(c, &filter, study as i64)?
-                .into_iter()
-                .map(|(t, _)| t)
-                .collect();
+            let loaded = match last {
+                Some(last) => self.load_where(
+                    c,
+                    // `+`: look trials up by id, not by scanning the study's index.
+                    "+t.study_id = ?1 AND (t.trial_id > ?2
+                         OR t.trial_id IN (SELECT value FROM json_each(?3)))",
+                    &[&study_key, &last, &ids],
+                )?,
+                None => self.load_where(c, "t.study_id = ?1", &[&study_key])?,
+            };
+            let trials: Vec<FrozenTrial> = loaded.into_iter().map(|(t, _)| t).collect();
             let last = trials.iter().map(|t| t.id).max();
             Ok(TrialChanges {
                 version: last.max(seen.version).or(Some(0)),
@@ -1227,7 +1382,8 @@ impl Storage for SqliteStorage {
     }
 
     fn import_trial(&self, study: u64, trial: &FrozenTrial) -> Result<u64> {
-        self.write(|c| {
+        self.transaction_counted(TransactionBehavior::Immediate, |c, counts| {
+            counts.remove(&study);
             self.check_study(c, study)?;
             Ok(self.insert_trial(c, study, trial)?.1)
         })

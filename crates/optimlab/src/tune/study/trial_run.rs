@@ -4,7 +4,7 @@
 //! heartbeat thread.
 
 use super::{Study, claim_budget};
-use crate::tune::distribution::ParamValue;
+use crate::tune::distribution::{Distribution, ParamValue};
 use crate::tune::error::{Result, TuneError};
 use crate::tune::pruner::PruneContext;
 use crate::tune::sampler::SampleContext;
@@ -427,18 +427,23 @@ impl Study {
                 return Ok(Some(Claimed::Ended(outcome)));
             }
         };
-        for spec in &self.space.params {
-            let Some(&v) = sampled.get(&spec.name) else {
-                continue;
-            };
-            if fixed.contains_key(&spec.name) {
-                continue;
-            }
-            match storage.set_param(trial.id, worker, &spec.name, &spec.dist, v) {
+        // All sampled parameters in one write (one transaction or journal append).
+        let new: Vec<(&str, &Distribution, f64)> = self
+            .space
+            .params
+            .iter()
+            .filter(|spec| !fixed.contains_key(&spec.name))
+            .filter_map(|spec| {
+                let &v = sampled.get(&spec.name)?;
+                Some((spec.name.as_str(), &spec.dist, v))
+            })
+            .collect();
+        if !new.is_empty() {
+            match storage.set_params(trial.id, worker, &new) {
                 Ok(()) => {
-                    trial
-                        .params
-                        .insert(spec.name.clone(), (spec.dist.clone(), v));
+                    for (name, dist, v) in new {
+                        trial.params.insert(name.to_string(), (dist.clone(), v));
+                    }
                 }
                 Err(TuneError::LeaseLost { .. }) => {
                     return Ok(Some(Claimed::Ended(lost_outcome(&trial))));

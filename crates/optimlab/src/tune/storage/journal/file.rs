@@ -1,15 +1,20 @@
-//! The journal file: incremental reads from the last offset and fsynced appends, every
-//! decision taken under the lock after reading to the end.
+//! The journal file: incremental reads from the last offset and appends of whole lines
+//! (one write each, fsynced as [`Sync`] says), every decision taken under the lock after
+//! reading to the end.
 
-use super::JournalStorage;
 use super::lock::FileLock;
 use super::replay::{Replay, apply, parse_line, to_line};
+use super::{JournalStorage, Sync};
 use crate::tune::error::{Result, TuneError};
 use crate::tune::storage::model::Model;
 use serde_json::Value;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::MutexGuard;
+use std::time::{Duration, Instant};
+
+/// With [`Sync::Normal`], how old the last fsync may be when an append comes.
+pub(super) const SYNC_PERIOD: Duration = Duration::from_secs(1);
 
 impl JournalStorage {
     pub(super) fn io(&self, what: &str, e: std::io::Error) -> TuneError {
@@ -66,23 +71,30 @@ impl JournalStorage {
         self.catch_up(&mut r)?;
         let (ops, note) = decide(&mut r.model)?;
         if !ops.is_empty() {
-            self.append(&ops)?;
-            self.catch_up(&mut r)?;
+            self.append(&mut r, &ops)?;
         }
         then(&r.model, note)
     }
 
-    /// Appends whole lines and fsyncs. Called under the lock: a torn last line (a writer died
-    /// mid-append) is cut off first, so that it never becomes an invalid line in the middle
-    /// of the file, which Optuna would refuse.
-    pub(super) fn append(&self, ops: &[Value]) -> Result<()> {
+    /// Appends whole lines in one write, fsyncs as `self.sync` says, and replays them. Called
+    /// under the lock, caught up: a torn last line (a writer died mid-append) is cut off
+    /// first, so that it never becomes an invalid line in the middle of the file, which
+    /// Optuna would refuse. When the file ends where this write began and where it ended
+    /// (nobody wrote without the lock), the lines are replayed from memory, not read back.
+    pub(super) fn append(&self, r: &mut Replay, ops: &[Value]) -> Result<()> {
+        let fail = |e| self.io("cannot append", e);
         let mut f = OpenOptions::new()
             .read(true)
             .append(true)
             .open(&self.path)
-            .map_err(|e| self.io("cannot append", e))?;
-        let len = f.metadata().map_err(|e| self.io("cannot append", e))?.len();
-        let whole = whole_lines_len(&mut f, len).map_err(|e| self.io("cannot append", e))?;
+            .map_err(fail)?;
+        let len = f.metadata().map_err(fail)?.len();
+        // Caught up, everything past the offset is a torn line: no need to look for it.
+        let whole = if len >= r.offset {
+            r.offset
+        } else {
+            whole_lines_len(&mut f, len).map_err(fail)?
+        };
         if whole < len {
             f.set_len(whole)
                 .map_err(|e| self.io("cannot cut off the torn last line", e))?;
@@ -92,9 +104,47 @@ impl JournalStorage {
             text.push_str(&to_line(v));
             text.push('\n');
         }
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| self.io("cannot append", e))
+        f.write_all(text.as_bytes()).map_err(fail)?;
+        let now = Instant::now();
+        let sync = match self.sync {
+            Sync::Full => true,
+            Sync::Normal => r.synced.is_none_or(|t| now - t >= SYNC_PERIOD),
+        };
+        if sync {
+            f.sync_all().map_err(fail)?;
+            r.synced = Some(now);
+            r.dirty = false;
+        } else {
+            r.dirty = true;
+        }
+        let end = f.metadata().map_err(fail)?.len();
+        if whole != r.offset || end != whole + text.len() as u64 {
+            return self.catch_up(r);
+        }
+        for line in text.lines() {
+            let number = r.lines + 1;
+            let v = parse_line(line.as_bytes())
+                .map_err(|m| self.corrupt(number, &m))?
+                .ok_or_else(|| self.corrupt(number, "a line this process wrote is torn"))?;
+            apply(&mut r.model, &v).map_err(|m| self.corrupt(number, &m))?;
+            r.lines = number;
+            r.offset += line.len() as u64 + 1;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs the journal if an append since the last fsync was not (see [`Sync::Normal`]).
+    pub(super) fn sync_now(&self, r: &mut Replay) -> Result<()> {
+        if r.dirty {
+            OpenOptions::new()
+                .append(true)
+                .open(&self.path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| self.io("cannot fsync", e))?;
+            r.dirty = false;
+            r.synced = Some(Instant::now());
+        }
+        Ok(())
     }
 }
 

@@ -13,7 +13,12 @@
 //!
 //! Writes append whole lines under Optuna's default lock (`JournalFileSymlinkLock`: a symlink
 //! `PATH.lock` → `PATH` created exclusively, released by rename + unlink, broken after 30 s
-//! without progress), then fsync. Every decision (the trial to claim, the next number, the
+//! without progress), one `write` per operation batch (a trial's parameters are one batch).
+//! Durability ([`Sync`]): by default the write reaches the operating system before the call
+//! returns, so a killed process loses nothing, and the file is fsynced at most once a second
+//! and when the storage is dropped (SQLite's WAL with `synchronous=NORMAL` gives the same);
+//! `journal:PATH?sync=full` fsyncs every append, as Optuna's `JournalFileBackend` does.
+//! Every decision (the trial to claim, the next number, the
 //! budget, fencing) is taken while holding that lock after reading the file to its end, so
 //! optimlab writers exclude each other and Optuna writers too. Reads are incremental from the
 //! last offset.
@@ -53,8 +58,35 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// When appends reach the disk (see the module doc).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sync {
+    /// Each append is written to the OS before the call returns (a killed process loses
+    /// nothing); the file is fsynced at an append a second or more after the last fsync, and
+    /// when the storage is dropped. A power cut may lose the last second's appends; a torn
+    /// last line is cut off by the next writer.
+    #[default]
+    Normal,
+    /// Every append is fsynced before the call returns (`journal:PATH?sync=full`).
+    Full,
+}
+
+impl Sync {
+    /// Splits `PATH?sync=normal|full` into the path and the mode (`PATH` alone: normal).
+    pub fn from_url_path(path: &str) -> (&str, Sync) {
+        if let Some(p) = path.strip_suffix("?sync=full") {
+            (p, Sync::Full)
+        } else if let Some(p) = path.strip_suffix("?sync=normal") {
+            (p, Sync::Normal)
+        } else {
+            (path, Sync::Normal)
+        }
+    }
+}
+
 pub struct JournalStorage {
     path: PathBuf,
+    sync: Sync,
     lock_path: PathBuf,
     /// This storage object's prefix of `worker_id` (Optuna uses a UUID and the thread).
     worker_prefix: String,
@@ -62,8 +94,14 @@ pub struct JournalStorage {
 }
 
 impl JournalStorage {
-    /// Opens the journal at `path` (created empty if missing, as Optuna does) and replays it.
+    /// Opens the journal at `path` (created empty if missing, as Optuna does) and replays it;
+    /// appends are fsynced as [`Sync::Normal`] says.
     pub fn open(path: &str) -> Result<Self> {
+        Self::open_with(path, Sync::Normal)
+    }
+
+    /// [`Self::open`] with the given durability.
+    pub fn open_with(path: &str, sync: Sync) -> Result<Self> {
         if path.is_empty() {
             return Err(TuneError::Config(
                 "journal storage URL has no path: expected journal:PATH".into(),
@@ -80,12 +118,15 @@ impl JournalStorage {
             .unwrap_or(0);
         let s = JournalStorage {
             path: PathBuf::from(path),
+            sync,
             lock_path: PathBuf::from(format!("{path}.lock")),
             worker_prefix: format!("optimlab-{}-{nanos:x}", std::process::id()),
             replay: Mutex::new(Replay {
                 model: Model::default(),
                 offset: 0,
                 lines: 0,
+                synced: None,
+                dirty: false,
             }),
         };
         drop(s.caught_up()?);
@@ -130,6 +171,15 @@ impl JournalStorage {
             },
             |_, ()| Ok(()),
         )
+    }
+}
+
+impl Drop for JournalStorage {
+    /// What this storage appended reaches the disk before it goes (see [`Sync::Normal`]).
+    fn drop(&mut self) {
+        let mut r = self.replay.lock().unwrap_or_else(|e| e.into_inner());
+        // Nothing to report to: a failed fsync here leaves the data with the OS.
+        let _ = self.sync_now(&mut r);
     }
 }
 
@@ -273,6 +323,32 @@ impl Storage for JournalStorage {
             json!({"param_name": name, "param_value_internal": jnum(internal),
                 "distribution": dist.to_json().to_string()}),
             op::SET_TRIAL_PARAM,
+        )
+    }
+
+    /// One append of one line per parameter (Optuna has no op for several).
+    fn set_params(
+        &self,
+        trial_id: u64,
+        worker: &str,
+        params: &[(&str, &Distribution, f64)],
+    ) -> Result<()> {
+        let wid = self.worker_id(worker);
+        self.locked(
+            |m| {
+                check_fence(m.trial(trial_id)?, worker)?;
+                let ops = params
+                    .iter()
+                    .map(|&(name, dist, internal)| {
+                        json!({"op_code": op::SET_TRIAL_PARAM, "worker_id": wid,
+                            "trial_id": trial_id, "param_name": name,
+                            "param_value_internal": jnum(internal),
+                            "distribution": dist.to_json().to_string()})
+                    })
+                    .collect();
+                Ok((ops, ()))
+            },
+            |_, ()| Ok(()),
         )
     }
 

@@ -35,6 +35,9 @@ pub(super) struct Replay {
     pub(super) offset: u64,
     /// Lines consumed.
     pub(super) lines: u64,
+    /// When this process last fsynced the file, and whether it appended since.
+    pub(super) synced: Option<std::time::Instant>,
+    pub(super) dirty: bool,
 }
 
 pub(super) fn merge(into: &mut Value, from: Value) {
