@@ -11,4 +11,6 @@ pub(crate) use gemm::gemm_views;
 pub use gemm::{Op, Threads, gemm, gemm_clock};
 pub use matrix::Matrix;
 pub use scalar::{DType, Scalar};
+#[cfg(test)]
+pub(crate) use vector::baseline;
 pub(crate) use vector::{prefetch, vectorised};

@@ -14,6 +14,10 @@
 /// runs as compiled for the baseline.
 #[inline(always)]
 pub(crate) fn vectorised<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(test)]
+    if BASELINE.get() {
+        return f();
+    }
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
@@ -26,6 +30,21 @@ pub(crate) fn vectorised<R>(f: impl FnOnce() -> R) -> R {
         }
     }
     f()
+}
+
+#[cfg(test)]
+thread_local! {
+    static BASELINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every [`vectorised`] pass in it compiled for the baseline, the reference
+/// the vector builds are compared with.
+#[cfg(test)]
+pub(crate) fn baseline<R>(f: impl FnOnce() -> R) -> R {
+    BASELINE.set(true);
+    let r = f();
+    BASELINE.set(false);
+    r
 }
 
 #[cfg(target_arch = "x86_64")]
