@@ -16,7 +16,7 @@ pub mod toy;
 pub use source::{DataConfig, DataSource, Splits, cache_dir};
 
 use crate::rng::{self, Purpose};
-use crate::tensor::{Matrix, Scalar};
+use crate::tensor::{Matrix, Scalar, prefetch};
 use rand::seq::SliceRandom;
 
 /// Errors from loading or downloading data. Each is one line naming the file (or flag, or URL)
@@ -90,7 +90,13 @@ impl Features {
     /// Converts `[start, start + out.len())` into `out`.
     #[inline]
     fn convert_into<T: Scalar>(&self, start: usize, out: &mut [T]) {
-        let end = start + out.len();
+        self.convert_rows_into(out.len().max(1), &[start], out);
+    }
+
+    /// Converts the runs `[s, s + len)` for each `s` in `starts`, one after the other, into
+    /// `out` (`len = out.len() / starts.len()`): the rows of a mini-batch gather. The byte
+    /// table is built once per call, not per row.
+    fn convert_rows_into<T: Scalar>(&self, len: usize, starts: &[usize], out: &mut [T]) {
         match self {
             Features::U8 { values, max } => {
                 // `T(v) / T(max)`, as torchvision's ToTensor and NumPy compute it (so 255 is
@@ -100,13 +106,23 @@ impl Features {
                 for (v, t) in table.iter_mut().enumerate() {
                     *t = T::from_f64(v as f64) / max;
                 }
-                for (o, &v) in out.iter_mut().zip(&values[start..end]) {
-                    *o = table[v as usize];
+                for (k, (row, &s)) in out.chunks_exact_mut(len).zip(starts).enumerate() {
+                    if let Some(&next) = starts.get(k + 1) {
+                        prefetch(&values[next..next + len]);
+                    }
+                    for (o, &v) in row.iter_mut().zip(&values[s..s + len]) {
+                        *o = table[v as usize];
+                    }
                 }
             }
             Features::F32(values) => {
-                for (o, &v) in out.iter_mut().zip(&values[start..end]) {
-                    *o = T::from_f64(v as f64);
+                for (k, (row, &s)) in out.chunks_exact_mut(len).zip(starts).enumerate() {
+                    if let Some(&next) = starts.get(k + 1) {
+                        prefetch(&values[next..next + len]);
+                    }
+                    for (o, &v) in row.iter_mut().zip(&values[s..s + len]) {
+                        *o = T::from_f64(v as f64);
+                    }
                 }
             }
         }
@@ -175,8 +191,19 @@ impl Dataset {
     /// to the training element type: the mini-batch gather.
     pub fn gather<T: Scalar>(&self, indices: &[usize], out: &mut Matrix<T>) {
         out.resize(indices.len(), self.dim);
-        for (r, &i) in indices.iter().enumerate() {
-            self.features.convert_into(i * self.dim, out.row_mut(r));
+        if self.dim == 0 {
+            return;
+        }
+        let mut starts = [0usize; 64];
+        for (chunk, rows) in indices
+            .chunks(starts.len())
+            .zip(out.as_mut_slice().chunks_mut(starts.len() * self.dim))
+        {
+            for (s, &i) in starts.iter_mut().zip(chunk) {
+                *s = i * self.dim;
+            }
+            self.features
+                .convert_rows_into(self.dim, &starts[..chunk.len()], rows);
         }
     }
 
@@ -219,5 +246,47 @@ impl Dataset {
         let second = ((self.len() as f64) * fraction).round() as usize;
         let (b, a) = order.split_at(second);
         (self.subset(a), self.subset(b))
+    }
+}
+
+#[cfg(test)]
+mod gather_tests {
+    use super::*;
+
+    /// A batch longer than the 64 rows converted per call, rows repeated and out of order.
+    #[test]
+    fn gather_converts_every_row_of_a_long_batch() {
+        let (n, dim) = (150, 5);
+        let bytes: Vec<u8> = (0..n * dim).map(|i| (i * 37 % 256) as u8).collect();
+        let floats: Vec<f32> = bytes.iter().map(|&b| b as f32 * 0.5).collect();
+        let indices: Vec<usize> = (0..130).map(|k| (k * 53 + 7) % n).collect();
+        for (features, scale) in [
+            (
+                Features::U8 {
+                    values: bytes.clone(),
+                    max: 255.0,
+                },
+                1.0 / 255.0,
+            ),
+            (Features::F32(floats), 0.5),
+        ] {
+            let data = Dataset {
+                name: "t".into(),
+                features,
+                labels: vec![0; n],
+                dim,
+                classes: 1,
+            };
+            let mut out = Matrix::<f64>::default();
+            data.gather(&indices, &mut out);
+            assert_eq!(out.shape(), (130, dim));
+            for (r, &i) in indices.iter().enumerate() {
+                for c in 0..dim {
+                    let b = bytes[i * dim + c] as f64;
+                    let want = if scale == 0.5 { b * 0.5 } else { b / 255.0 };
+                    assert_eq!(out.get(r, c), want, "row {r} col {c}");
+                }
+            }
+        }
     }
 }

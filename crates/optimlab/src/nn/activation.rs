@@ -1,7 +1,7 @@
 //! Element-wise activations: ReLU, sigmoid, tanh.
 
 use super::{Layer, Mode, NnError};
-use crate::tensor::{Matrix, Scalar};
+use crate::tensor::{Matrix, Scalar, vectorised};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +64,21 @@ impl std::str::FromStr for Activation {
     }
 }
 
+#[inline(always)]
+fn relu<T: Scalar>(out: &mut [T], x: &[T]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = Activation::Relu.apply(v);
+    }
+}
+
+/// `dx = g·f'(y)`; `kind` is a constant at every call site.
+#[inline(always)]
+fn chain_rule<T: Scalar>(dx: &mut [T], g: &[T], y: &[T], kind: Activation) {
+    for ((d, &g), &y) in dx.iter_mut().zip(g).zip(y) {
+        *d = g * kind.derivative_from_output(y);
+    }
+}
+
 /// An activation as a layer. It remembers its output, from which each derivative follows.
 pub struct ActivationLayer<T> {
     kind: Activation,
@@ -93,8 +108,18 @@ impl<T: Scalar> Layer<T> for ActivationLayer<T> {
     fn forward(&mut self, x: &Matrix<T>, _mode: Mode) {
         self.out.resize(x.rows(), x.cols());
         let kind = self.kind;
-        for (o, &v) in self.out.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *o = kind.apply(v);
+        let out = self.out.as_mut_slice();
+        match kind {
+            // ReLU is a vector max; sigmoid and tanh call libm per element.
+            Activation::Relu => vectorised(
+                #[inline(always)]
+                || relu(out, x.as_slice()),
+            ),
+            _ => {
+                for (o, &v) in out.iter_mut().zip(x.as_slice()) {
+                    *o = kind.apply(v);
+                }
+            }
         }
     }
 
@@ -108,14 +133,23 @@ impl<T: Scalar> Layer<T> for ActivationLayer<T> {
         }
         self.dx.resize(dout.rows(), dout.cols());
         let kind = self.kind;
-        for ((d, &g), &y) in self
-            .dx
-            .as_mut_slice()
-            .iter_mut()
-            .zip(dout.as_slice())
-            .zip(self.out.as_slice())
-        {
-            *d = g * kind.derivative_from_output(y);
+        let (dx, y) = (self.dx.as_mut_slice(), self.out.as_slice());
+        let g = dout.as_slice();
+        // One loop per kind, so that each is branch-free and vectorises (a `match` on the kind
+        // inside the loop compiled to a data-dependent branch per element for ReLU).
+        match kind {
+            Activation::Relu => vectorised(
+                #[inline(always)]
+                || chain_rule(dx, g, y, Activation::Relu),
+            ),
+            Activation::Sigmoid => vectorised(
+                #[inline(always)]
+                || chain_rule(dx, g, y, Activation::Sigmoid),
+            ),
+            Activation::Tanh => vectorised(
+                #[inline(always)]
+                || chain_rule(dx, g, y, Activation::Tanh),
+            ),
         }
     }
 

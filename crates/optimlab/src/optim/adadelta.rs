@@ -2,7 +2,7 @@
 
 use super::check::{positive, unit};
 use super::{OptimError, ParamState, StepContext, UpdateRule};
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, vectorised};
 use serde::{Deserialize, Serialize};
 
 /// Adadelta: `s ← ρ·s + (1−ρ)·g²;  Δ = √(u + ε)/√(s + ε) · g;  u ← ρ·u + (1−ρ)·Δ²;
@@ -53,11 +53,16 @@ impl<T: Scalar> UpdateRule<T> for Adadelta {
             .zip(&grad[..n])
             .zip(&mut s[..n])
             .zip(&mut u[..n]);
-        for (((w, &g), s), u) in it {
-            *s = rho * *s + one_m_rho * g * g;
-            let delta = ((*u + eps) / (*s + eps)).sqrt() * g;
-            *u = rho * *u + one_m_rho * delta * delta;
-            *w -= lr * delta;
-        }
+        vectorised(
+            #[inline(always)]
+            || {
+                for (((w, &g), s), u) in it {
+                    *s = rho * *s + one_m_rho * g * g;
+                    let delta = ((*u + eps) / (*s + eps)).sqrt() * g;
+                    *u = rho * *u + one_m_rho * delta * delta;
+                    *w -= lr * delta;
+                }
+            },
+        );
     }
 }

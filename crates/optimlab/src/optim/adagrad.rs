@@ -2,7 +2,7 @@
 
 use super::check::{non_negative, positive};
 use super::{OptimError, ParamState, StepContext, UpdateRule};
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, vectorised};
 use serde::{Deserialize, Serialize};
 
 /// AdaGrad: `h ← h + g²;  W ← W − lr_t·g / (√h + ε)` with `lr_t = lr / (1 + (t−1)·lr_decay)`
@@ -65,9 +65,14 @@ impl<T: Scalar> UpdateRule<T> for Adagrad {
     fn update(&self, ctx: &StepContext, value: &mut [T], grad: &[T], state: &mut ParamState<T>) {
         let clr = T::from_f64(ctx.lr / (1.0 + (ctx.t - 1) as f64 * self.lr_decay));
         let eps = T::from_f64(self.eps);
-        for ((w, &g), h) in value.iter_mut().zip(grad).zip(state.buffers[0].iter_mut()) {
-            *h += g * g;
-            *w -= clr * g / (h.sqrt() + eps);
-        }
+        vectorised(
+            #[inline(always)]
+            || {
+                for ((w, &g), h) in value.iter_mut().zip(grad).zip(state.buffers[0].iter_mut()) {
+                    *h += g * g;
+                    *w -= clr * g / (h.sqrt() + eps);
+                }
+            },
+        );
     }
 }

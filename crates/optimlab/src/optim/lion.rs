@@ -2,7 +2,7 @@
 
 use super::check::unit;
 use super::{OptimError, ParamState, StepContext, UpdateRule};
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, vectorised};
 use serde::{Deserialize, Serialize};
 
 /// Lion, the paper's Algorithm 2: `c = β1·m + (1−β1)·g;  W ← W − lr·sign(c);
@@ -34,6 +34,7 @@ impl Lion {
     }
 }
 
+#[inline(always)]
 fn sign<T: Scalar>(x: T) -> T {
     if x > T::zero() {
         T::one()
@@ -57,11 +58,16 @@ impl<T: Scalar> UpdateRule<T> for Lion {
         let lr = T::from_f64(ctx.lr);
         let (b1, one_m_b1) = (T::from_f64(self.beta1), T::from_f64(1.0 - self.beta1));
         let (b2, one_m_b2) = (T::from_f64(self.beta2), T::from_f64(1.0 - self.beta2));
-        for ((w, &g), m) in value.iter_mut().zip(grad).zip(state.buffers[0].iter_mut()) {
-            let c = b1 * *m + one_m_b1 * g;
-            *w -= lr * sign(c);
-            *m = b2 * *m + one_m_b2 * g;
-        }
+        vectorised(
+            #[inline(always)]
+            || {
+                for ((w, &g), m) in value.iter_mut().zip(grad).zip(state.buffers[0].iter_mut()) {
+                    let c = b1 * *m + one_m_b1 * g;
+                    *w -= lr * sign(c);
+                    *m = b2 * *m + one_m_b2 * g;
+                }
+            },
+        );
     }
 }
 

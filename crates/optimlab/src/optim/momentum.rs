@@ -2,7 +2,7 @@
 
 use super::check::{closed_unit, unit};
 use super::{Flavour, OptimError, ParamState, StepContext, UpdateRule};
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, vectorised};
 use serde::{Deserialize, Serialize};
 
 /// Classic (heavy-ball) or Nesterov momentum.
@@ -96,32 +96,35 @@ impl<T: Scalar> UpdateRule<T> for Momentum {
         let lr = T::from_f64(ctx.lr);
         let a = T::from_f64(self.momentum);
         let buf = &mut state.buffers[0];
-        match (self.flavour, self.kind) {
-            (Flavour::Book, MomentumKind::Classic) => {
-                for ((w, &g), v) in value.iter_mut().zip(grad).zip(buf.iter_mut()) {
-                    *v = a * *v - lr * g;
-                    *w += *v;
+        vectorised(
+            #[inline(always)]
+            || match (self.flavour, self.kind) {
+                (Flavour::Book, MomentumKind::Classic) => {
+                    for ((w, &g), v) in value.iter_mut().zip(grad).zip(buf.iter_mut()) {
+                        *v = a * *v - lr * g;
+                        *w += *v;
+                    }
                 }
-            }
-            (Flavour::Book, MomentumKind::Nesterov) => {
-                let (a2, lr1) = (a * a, T::from_f64((1.0 + self.momentum) * ctx.lr));
-                for ((w, &g), v) in value.iter_mut().zip(grad).zip(buf.iter_mut()) {
-                    *w += a2 * *v - lr1 * g;
-                    *v = a * *v - lr * g;
+                (Flavour::Book, MomentumKind::Nesterov) => {
+                    let (a2, lr1) = (a * a, T::from_f64((1.0 + self.momentum) * ctx.lr));
+                    for ((w, &g), v) in value.iter_mut().zip(grad).zip(buf.iter_mut()) {
+                        *w += a2 * *v - lr1 * g;
+                        *v = a * *v - lr * g;
+                    }
                 }
-            }
-            (Flavour::Torch, kind) => {
-                let keep = T::from_f64(1.0 - self.dampening);
-                let first = ctx.t == 1;
-                for ((w, &g), b) in value.iter_mut().zip(grad).zip(buf.iter_mut()) {
-                    *b = if first { g } else { a * *b + keep * g };
-                    let d = match kind {
-                        MomentumKind::Classic => *b,
-                        MomentumKind::Nesterov => g + a * *b,
-                    };
-                    *w -= lr * d;
+                (Flavour::Torch, kind) => {
+                    let keep = T::from_f64(1.0 - self.dampening);
+                    let first = ctx.t == 1;
+                    for ((w, &g), b) in value.iter_mut().zip(grad).zip(buf.iter_mut()) {
+                        *b = if first { g } else { a * *b + keep * g };
+                        let d = match kind {
+                            MomentumKind::Classic => *b,
+                            MomentumKind::Nesterov => g + a * *b,
+                        };
+                        *w -= lr * d;
+                    }
                 }
-            }
-        }
+            },
+        );
     }
 }

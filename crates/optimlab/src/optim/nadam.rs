@@ -2,7 +2,7 @@
 
 use super::check::{non_negative, positive, unit};
 use super::{OptimError, ParamState, StepContext, UpdateRule};
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, vectorised};
 use serde::{Deserialize, Serialize};
 
 /// NAdam with momentum schedule `μ_t = β1·(1 − ½·0.96^(t·ψ))` (ψ = `momentum_decay`):
@@ -86,12 +86,17 @@ impl<T: Scalar> UpdateRule<T> for NAdam {
             .zip(&grad[..n])
             .zip(&mut m[..n])
             .zip(&mut v[..n]);
-        for (((w, &g), m), v) in it {
-            *m = *m + one_m_b1 * (g - *m);
-            *v = b2 * *v + one_m_b2 * g * g;
-            let inv_d = T::one() / ((*v * inv_bc2).sqrt() + eps);
-            *w += cg * g * inv_d;
-            *w += cm * *m * inv_d;
-        }
+        vectorised(
+            #[inline(always)]
+            || {
+                for (((w, &g), m), v) in it {
+                    *m = *m + one_m_b1 * (g - *m);
+                    *v = b2 * *v + one_m_b2 * g * g;
+                    let inv_d = T::one() / ((*v * inv_bc2).sqrt() + eps);
+                    *w += cg * g * inv_d;
+                    *w += cm * *m * inv_d;
+                }
+            },
+        );
     }
 }

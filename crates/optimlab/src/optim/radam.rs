@@ -2,7 +2,7 @@
 
 use super::check::{positive, unit};
 use super::{OptimError, ParamState, StepContext, UpdateRule};
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, vectorised};
 use serde::{Deserialize, Serialize};
 
 /// Rectified Adam: `m ← m + (1−β1)·(g − m);  v ← β2·v + (1−β2)·g²;  m̂ = m/(1−β1ᵗ)`;
@@ -69,21 +69,26 @@ impl<T: Scalar> UpdateRule<T> for RAdam {
             .zip(&grad[..n])
             .zip(&mut m[..n])
             .zip(&mut v[..n]);
-        if rho_t > 5.0 {
-            // W −= lr·r·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε)
-            let c = T::from_f64(ctx.lr * rect() * bc2.sqrt() / bc1);
-            for (((w, &g), m), v) in it {
-                *m = *m + one_m_b1 * (g - *m);
-                *v = b2t * *v + one_m_b2 * g * g;
-                *w -= c * *m / (v.sqrt() + eps);
-            }
-        } else {
-            let c = T::from_f64(ctx.lr / bc1);
-            for (((w, &g), m), v) in it {
-                *m = *m + one_m_b1 * (g - *m);
-                *v = b2t * *v + one_m_b2 * g * g;
-                *w -= c * *m;
-            }
-        }
+        vectorised(
+            #[inline(always)]
+            || {
+                if rho_t > 5.0 {
+                    // W −= lr·r·√(1−β2ᵗ)/(1−β1ᵗ) · m/(√v + ε)
+                    let c = T::from_f64(ctx.lr * rect() * bc2.sqrt() / bc1);
+                    for (((w, &g), m), v) in it {
+                        *m = *m + one_m_b1 * (g - *m);
+                        *v = b2t * *v + one_m_b2 * g * g;
+                        *w -= c * *m / (v.sqrt() + eps);
+                    }
+                } else {
+                    let c = T::from_f64(ctx.lr / bc1);
+                    for (((w, &g), m), v) in it {
+                        *m = *m + one_m_b1 * (g - *m);
+                        *v = b2t * *v + one_m_b2 * g * g;
+                        *w -= c * *m;
+                    }
+                }
+            },
+        );
     }
 }

@@ -2,7 +2,7 @@
 
 use super::check::{positive, unit};
 use super::{OptimError, ParamState, StepContext, UpdateRule};
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, vectorised};
 use serde::{Deserialize, Serialize};
 
 /// RMSprop with smoothing `ρ` (torch's `alpha`):
@@ -72,13 +72,16 @@ impl<T: Scalar> UpdateRule<T> for RmsProp {
             mu: T::from_f64(self.momentum),
         };
         let (w, g) = (value, grad);
-        match (&mut state.buffers[..], self.momentum > 0.0, self.centered) {
-            ([s], false, false) => kernel::<T, false, false>(c, w, g, s, &mut [], &mut []),
-            ([s, b], true, false) => kernel::<T, true, false>(c, w, g, s, b, &mut []),
-            ([s, ga], false, true) => kernel::<T, false, true>(c, w, g, s, &mut [], ga),
-            ([s, b, ga], true, true) => kernel::<T, true, true>(c, w, g, s, b, ga),
-            _ => unreachable!("buffers as named by buffer_names"),
-        }
+        vectorised(
+            #[inline(always)]
+            || match (&mut state.buffers[..], self.momentum > 0.0, self.centered) {
+                ([s], false, false) => kernel::<T, false, false>(c, w, g, s, &mut [], &mut []),
+                ([s, b], true, false) => kernel::<T, true, false>(c, w, g, s, b, &mut []),
+                ([s, ga], false, true) => kernel::<T, false, true>(c, w, g, s, &mut [], ga),
+                ([s, b, ga], true, true) => kernel::<T, true, true>(c, w, g, s, b, ga),
+                _ => unreachable!("buffers as named by buffer_names"),
+            },
+        );
     }
 }
 
@@ -92,6 +95,7 @@ struct Coefs<T> {
 }
 
 /// One pass over a parameter, specialised for momentum and centering.
+#[inline(always)]
 fn kernel<T: Scalar, const MOMENTUM: bool, const CENTERED: bool>(
     c: Coefs<T>,
     w: &mut [T],

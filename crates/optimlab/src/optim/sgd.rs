@@ -1,7 +1,7 @@
 //! Stochastic gradient descent.
 
 use super::{ParamState, StepContext, UpdateRule};
-use crate::tensor::Scalar;
+use crate::tensor::{Scalar, vectorised};
 use serde::{Deserialize, Serialize};
 
 /// Plain SGD: `W ← W − lr·g`.
@@ -17,8 +17,13 @@ impl<T: Scalar> UpdateRule<T> for Sgd {
 
     fn update(&self, ctx: &StepContext, value: &mut [T], grad: &[T], _: &mut ParamState<T>) {
         let lr = T::from_f64(ctx.lr);
-        for (w, &g) in value.iter_mut().zip(grad) {
-            *w -= lr * g;
-        }
+        vectorised(
+            #[inline(always)]
+            || {
+                for (w, &g) in value.iter_mut().zip(grad) {
+                    *w -= lr * g;
+                }
+            },
+        );
     }
 }

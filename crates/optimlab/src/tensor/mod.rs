@@ -4,9 +4,13 @@ mod denormal;
 mod gemm;
 mod matrix;
 mod scalar;
+mod vector;
 
 pub use denormal::FlushDenormals;
 pub(crate) use gemm::gemm_views;
 pub use gemm::{Op, Threads, gemm, gemm_clock};
 pub use matrix::Matrix;
 pub use scalar::{DType, Scalar};
+#[cfg(test)]
+pub(crate) use vector::baseline;
+pub(crate) use vector::{prefetch, vectorised};
