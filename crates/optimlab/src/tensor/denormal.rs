@@ -58,6 +58,7 @@ impl Drop for FlushDenormals {
 
 /// The calling thread's floating-point mode (MXCSR on x86-64; 0 elsewhere), so that work
 /// handed to another thread runs with the same subnormal handling (and so the same bits).
+#[cfg(feature = "parallel")]
 pub(crate) fn thread_float_mode() -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
@@ -70,6 +71,7 @@ pub(crate) fn thread_float_mode() -> u32 {
 }
 
 /// Sets the calling thread's floating-point mode to one read by [`thread_float_mode`].
+#[cfg(feature = "parallel")]
 pub(crate) fn set_thread_float_mode(mode: u32) {
     #[cfg(target_arch = "x86_64")]
     mxcsr::set(mode);
