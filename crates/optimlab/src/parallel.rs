@@ -42,9 +42,10 @@ where
 /// main thread) `b` goes to one persistent helper thread instead: injecting a job into
 /// rayon's pool from outside allocates a queue block every few dozen jobs, and a training
 /// step must not allocate. The helper polls for its next job for 100 µs after each one and
-/// then parks, so the dozen hand-offs of a training step cost well under a µs each, and an
-/// idle process (or one training only on rayon workers, one GEMM thread per run) has no
-/// thread spinning. If the helper is busy with another caller, both run here.
+/// then parks, so the hand-offs of a training step cost about a µs each, and an idle process
+/// (or one training only on rayon workers, one GEMM thread per run) has no thread spinning.
+/// If the helper is busy with another caller, or has not started `b` by the time `a` is done
+/// (its core is taken by another process), `b` runs here.
 pub(crate) fn join<RA: Send, RB: Send>(
     a: impl FnOnce() -> RA + Send,
     b: impl FnOnce() -> RB + Send,
@@ -66,17 +67,25 @@ pub(crate) fn join<RA: Send, RB: Send>(
 mod helper {
     use std::cell::UnsafeCell;
     use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
     use std::sync::{Mutex, OnceLock, TryLockError};
     use std::thread::Thread;
     use std::time::{Duration, Instant};
 
     /// How long either side polls before it parks: the helper after its last job, the caller
     /// while it waits for the helper's half. A training step hands the helper a job every few
-    /// to few tens of µs (one per split layer, pass and update), so during a step the helper
-    /// never parks and a hand-off costs well under a µs; once steps stop, it parks after this
-    /// and takes no CPU (a parked hand-off costs a futex wake-up, ≈ 10–50 µs).
+    /// to few tens of µs (one per split layer and per split update), so during a step the
+    /// helper never parks and a hand-off costs about a µs; once steps stop, it parks after
+    /// this and takes no CPU (a parked hand-off costs a futex wake-up, ≈ 10–50 µs).
     const SPIN: Duration = Duration::from_micros(100);
+    /// After this much polling, a waiting side yields its core between polls: if the two
+    /// threads ever share one core (the other is busy), the one with work gets it.
+    const YIELD_AFTER: Duration = Duration::from_micros(5);
+
+    /// The job slot: empty, holding a job the helper has not started, or the helper running it.
+    const IDLE: u8 = 0;
+    const POSTED: u8 = 1;
+    const RUNNING: u8 = 2;
 
     /// A borrowed `FnMut` on the caller's stack (the caller waits until it has run), and the
     /// caller's floating-point mode: subnormals flushed or not, the halves must agree.
@@ -86,12 +95,11 @@ mod helper {
     struct Helper {
         /// One caller at a time.
         busy: Mutex<()>,
-        /// Written by the caller before it bumps `posted`, read by the helper after it sees
-        /// the bump (and never while a job is out).
+        /// Written by the caller (holding `busy`) while `state` is `IDLE`, read by the helper
+        /// after it moved `state` from `POSTED` to `RUNNING`.
         task: UnsafeCell<Option<Task>>,
-        /// Jobs handed over and jobs finished: equal when the helper is idle.
-        posted: AtomicUsize,
-        finished: AtomicUsize,
+        caller_thread: UnsafeCell<Option<Thread>>,
+        state: AtomicU8,
         panicked: AtomicBool,
         /// Set by a side before it parks (and re-checks its condition), cleared by whoever
         /// wakes it: `SeqCst` on both, so either the sleeper sees the news or the other side
@@ -99,12 +107,10 @@ mod helper {
         helper_parked: AtomicBool,
         caller_parked: AtomicBool,
         helper_thread: OnceLock<Thread>,
-        caller_thread: UnsafeCell<Option<Thread>>,
     }
 
-    // SAFETY: `task` and `caller_thread` are written only by the caller holding `busy`, before
-    // the `posted` bump that publishes them, and read by the helper only between that bump and
-    // its `finished` bump; `Task`'s closure is `Send` and outlives the job (the caller waits).
+    // SAFETY: see the fields: `state` orders every access to the `UnsafeCell`s, and `Task`'s
+    // closure is `Send` and outlives the job (the caller waits for `IDLE`).
     unsafe impl Sync for Helper {}
     unsafe impl Send for Helper {}
 
@@ -114,13 +120,12 @@ mod helper {
             let h: &'static Helper = Box::leak(Box::new(Helper {
                 busy: Mutex::new(()),
                 task: UnsafeCell::new(None),
-                posted: AtomicUsize::new(0),
-                finished: AtomicUsize::new(0),
+                caller_thread: UnsafeCell::new(None),
+                state: AtomicU8::new(IDLE),
                 panicked: AtomicBool::new(false),
                 helper_parked: AtomicBool::new(false),
                 caller_parked: AtomicBool::new(false),
                 helper_thread: OnceLock::new(),
-                caller_thread: UnsafeCell::new(None),
             }));
             let handle = std::thread::Builder::new()
                 .name("optimlab-join".into())
@@ -131,15 +136,23 @@ mod helper {
         })
     }
 
-    /// Polls `ready` for up to [`SPIN`], then parks until `ready` (the waker unparks after
-    /// changing what `ready` reads, when it sees `parked` set).
+    /// Polls `ready` for up to [`SPIN`] (yielding between polls after [`YIELD_AFTER`]), then
+    /// parks until `ready` (the waker unparks after changing what `ready` reads, when it sees
+    /// `parked` set).
     fn wait(ready: impl Fn() -> bool, parked: &AtomicBool) {
         let start = Instant::now();
         let mut polls = 0u32;
         while !ready() {
             std::hint::spin_loop();
             polls += 1;
-            if polls % 64 == 0 && start.elapsed() > SPIN {
+            if polls % 64 != 0 {
+                continue;
+            }
+            let waited = start.elapsed();
+            if waited > YIELD_AFTER {
+                std::thread::yield_now();
+            }
+            if waited > SPIN {
                 loop {
                     parked.store(true, SeqCst);
                     if ready() {
@@ -157,27 +170,32 @@ mod helper {
     }
 
     fn run(h: &'static Helper) {
-        let mut seen = 0usize;
         let mut mode = crate::tensor::thread_float_mode();
         loop {
-            wait(|| h.posted.load(SeqCst) != seen, &h.helper_parked);
-            seen = h.posted.load(SeqCst);
-            // SAFETY: see `Helper`: the job was published by the `posted` bump just seen.
+            wait(|| h.state.load(SeqCst) == POSTED, &h.helper_parked);
+            // The caller may have taken the job back meanwhile (it found it not started).
+            if h.state
+                .compare_exchange(POSTED, RUNNING, SeqCst, SeqCst)
+                .is_err()
+            {
+                continue;
+            }
+            // SAFETY: see `Helper`: the job is ours until `state` is `IDLE` again.
             let (task, caller) =
                 unsafe { ((*h.task.get()).take(), (*h.caller_thread.get()).clone()) };
             let ok = match task {
-                // SAFETY: see `Task`: the pointee lives until `finished` is bumped.
                 Some(Task(f, caller_mode)) => {
                     if caller_mode != mode {
                         mode = caller_mode;
                         crate::tensor::set_thread_float_mode(mode);
                     }
+                    // SAFETY: see `Task`: the pointee lives until `state` is `IDLE`.
                     catch_unwind(AssertUnwindSafe(|| unsafe { (*f)() })).is_ok()
                 }
                 None => true,
             };
             h.panicked.store(!ok, SeqCst);
-            h.finished.store(seen, SeqCst);
+            h.state.store(IDLE, SeqCst);
             if h.caller_parked.swap(false, SeqCst)
                 && let Some(caller) = caller
             {
@@ -201,10 +219,10 @@ mod helper {
         let mut call = || rb = b.take().map(|b| b());
         let call: &mut (dyn FnMut() + Send + '_) = &mut call;
         // SAFETY: only the lifetime is erased; this function waits below until the helper
-        // has finished with the closure, on every path (a panic in `a` included).
+        // has finished with the closure, on every path (a panic in `a` included), unless it
+        // took the job back before the helper started it.
         let call: *mut (dyn FnMut() + Send + 'static) = unsafe { std::mem::transmute(call) };
-        let job = h.posted.load(SeqCst) + 1;
-        // SAFETY: see `Helper`: the helper is idle (`finished == posted`) and we hold `busy`.
+        // SAFETY: see `Helper`: `state` is `IDLE` (every job ends so) and we hold `busy`.
         unsafe {
             *h.task.get() = Some(Task(call, crate::tensor::thread_float_mode()));
             let caller = &mut *h.caller_thread.get();
@@ -213,19 +231,36 @@ mod helper {
                 *caller = Some(me);
             }
         }
-        h.posted.store(job, SeqCst);
+        h.state.store(POSTED, SeqCst);
         if h.helper_parked.swap(false, SeqCst)
             && let Some(t) = h.helper_thread.get()
         {
             t.unpark();
         }
         let ra = catch_unwind(AssertUnwindSafe(a));
-        wait(|| h.finished.load(SeqCst) == job, &h.caller_parked);
-        let panicked = h.panicked.load(SeqCst);
+        let mut panicked = false;
+        if h.state
+            .compare_exchange(POSTED, IDLE, SeqCst, SeqCst)
+            .is_ok()
+        {
+            // The helper has not started `b` although `a`, as long, is done: it is descheduled
+            // or parked. Run `b` here rather than wait for it.
+            // SAFETY: the job is back with us (`IDLE`, never started); the closure is ours.
+            let f = unsafe { (*h.task.get()).take() };
+            if ra.is_ok()
+                && let Some(Task(f, _)) = f
+            {
+                // SAFETY: `f` is `call` above, alive on this stack frame.
+                unsafe { (*f)() };
+            }
+        } else {
+            wait(|| h.state.load(SeqCst) == IDLE, &h.caller_parked);
+            panicked = h.panicked.load(SeqCst);
+        }
         let ra = ra.unwrap_or_else(|p| resume_unwind(p));
         if panicked {
             panic!("a parallel task panicked");
         }
-        (ra, rb.expect("the helper ran the task"))
+        (ra, rb.expect("b ran on the helper or here"))
     }
 }
