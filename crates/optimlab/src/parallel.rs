@@ -127,11 +127,20 @@ mod helper {
                 caller_parked: AtomicBool::new(false),
                 helper_thread: OnceLock::new(),
             }));
+            let warm = &*Box::leak(Box::new(AtomicBool::new(false)));
             let handle = std::thread::Builder::new()
                 .name("optimlab-join".into())
-                .spawn(move || run(h))
+                .spawn(move || {
+                    warm_up_gemm();
+                    warm.store(true, SeqCst);
+                    run(h)
+                })
                 .expect("spawning the helper thread");
             let _ = h.helper_thread.set(handle.thread().clone());
+            // Once per process: the warm-up's allocations then belong to this first call.
+            while !warm.load(SeqCst) {
+                std::thread::sleep(Duration::from_micros(50));
+            }
             h
         })
     }
@@ -167,6 +176,26 @@ mod helper {
                 }
             }
         }
+    }
+
+    /// The GEMM kernels keep per-thread packing buffers, allocated by a thread's first
+    /// product of each kind. The helper makes them before its first job (the first `join`
+    /// waits for it, ≈ 1 ms once), in both precisions and at small and large shapes, so that
+    /// its first share of a training step allocates nothing even when the caller took the
+    /// first jobs back.
+    fn warm_up_gemm() {
+        fn products<T: crate::tensor::Scalar>() {
+            use crate::tensor::{Matrix, Op, Threads, gemm};
+            for n in [4, 16, 64, 256] {
+                let a = Matrix::<T>::zeros(n, n);
+                let mut c = Matrix::<T>::zeros(n, n);
+                for (op_a, op_b) in [(Op::N, Op::N), (Op::T, Op::N), (Op::N, Op::T)] {
+                    gemm(&mut c, &a, op_a, &a, op_b, T::one(), true, Threads(1));
+                }
+            }
+        }
+        products::<f32>();
+        products::<f64>();
     }
 
     fn run(h: &'static Helper) {
