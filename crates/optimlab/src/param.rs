@@ -41,4 +41,10 @@ pub struct ParamMut<'a, T> {
 /// state by position after checking the names once).
 pub trait Parameters<T: Scalar> {
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_, T>));
+
+    /// How many threads an optimizer may use to update these parameters (a network trained
+    /// with `Threads(2)` says 2, and large tensors are then updated in two halves at once).
+    fn threads(&self) -> usize {
+        1
+    }
 }

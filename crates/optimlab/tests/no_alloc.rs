@@ -76,7 +76,11 @@ fn allocations_per_run_threads(
             0
         }
     };
-    for _ in 0..3 {
+    // Two threads: the helper thread's GEMM kernels make their per-thread buffers on its
+    // first product of each kind, and when the helper was slow to pick up early jobs the
+    // caller ran them itself; a longer warm-up lets the helper see every kind first.
+    let warmup = if threads > 1 { 30 } else { 3 };
+    for _ in 0..warmup {
         step(false);
     }
     (0..counted).map(|_| step(true)).sum()

@@ -8,10 +8,15 @@ use faer::{MatMut, MatRef};
 /// Batches of fewer rows than this are never split across threads.
 const MIN_SPLIT_ROWS: usize = 32;
 /// Layers whose forward product has fewer multiply-adds than this stay whole, on one thread.
-/// Measured on two busy vCPUs: splitting the book workload's 128×100×100 hidden products too
-/// made its step 20 % slower (0.60 against 0.50 ms), since two ~15 µs halves do not pay for a
-/// fork-join; above this size (the book's first layer, every wide layer) the batch split and
-/// faer's own split of the product measured the same within noise, and the batch split is kept.
+///
+/// The rule, measured on this project's 2-core AMD EPYC (book workload, f32, 2 threads, the
+/// hand-off of [`crate::parallel::join`] costing ≈ 2–3 µs): splitting the book's first layer
+/// (128×784×100, 10M multiply-adds) pays; splitting the 128×100×100 hidden layers too made the
+/// step slower (0.418–0.436 against 0.388–0.413 ms). Their halves take ≈ 10 µs, and every
+/// element-wise pass between them (activation, batch norm, loss) runs on the calling thread,
+/// which then reads the rows the helper wrote from the other core's cache: the time outside
+/// the GEMMs grew from 0.08 to 0.13–0.16 ms, more than the GEMMs saved (0.33 → 0.27 ms).
+/// Wide layers (every product ≥ 200M multiply-adds) always split.
 const MIN_SPLIT_MACS: usize = 4 << 20;
 
 /// The first `h` rows of a batch and the rest: the two shards of a data-parallel step.
@@ -32,8 +37,6 @@ pub struct Dense<T> {
     grad_bias: Matrix<T>,
     out: Matrix<T>,
     dx: Matrix<T>,
-    /// The second shard's weight gradient, reduced into `grad_weight` (batch split only).
-    grad_weight_shard: Matrix<T>,
     pub(crate) l2: T,
     threads: Threads,
 }
@@ -50,7 +53,6 @@ impl<T: Scalar> Dense<T> {
             grad_bias: Matrix::zeros(1, outputs),
             out: Matrix::default(),
             dx: Matrix::default(),
-            grad_weight_shard: Matrix::default(),
             l2: T::zero(),
             threads: Threads::default(),
         }
@@ -77,10 +79,12 @@ impl<T: Scalar> Dense<T> {
         self.weight.cols()
     }
 
-    /// Whether a batch of `rows` is split across two threads (data-parallel: each thread runs
-    /// one-thread GEMMs on its half of the rows, and the weight gradient is the sum of the
-    /// halves' gradients, always added in the same order). Otherwise the products run whole on
-    /// `threads` (the GEMM wrapper splits only products above its own threshold).
+    /// Whether a batch of `rows` is split across two threads: forward, each thread computes
+    /// the output rows of its half of the batch; backward, each computes half the rows of
+    /// `dW = xᵀ·dout` (over the whole batch) and the rows of `dx` for its half of the batch.
+    /// No reduction, and every element is summed in the same order whatever the thread count.
+    /// Otherwise the products run whole on `threads` (the GEMM wrapper splits only products
+    /// above its own threshold).
     fn split_batch(&self, rows: usize) -> bool {
         let macs = rows * self.inputs() * self.outputs();
         self.threads.0 > 1 && rows >= MIN_SPLIT_ROWS && macs >= MIN_SPLIT_MACS
@@ -108,15 +112,15 @@ impl<T: Scalar> Layer<T> for Dense<T> {
         let (rows, cols) = (x.rows(), self.outputs());
         let (split, threads) = (self.split_batch(rows), self.threads);
         self.out.resize(rows, cols);
-        // Start every row at b, then accumulate x·W onto it: the bias add rides on the GEMM.
         let b = self.bias.as_slice();
-        for row in self.out.as_mut_slice().chunks_exact_mut(b.len()) {
-            row.copy_from_slice(b);
-        }
         let w = self.weight.view();
         let xv = x.view();
         let out = self.out.as_mut_slice();
         let product = |out: &mut [T], x: MatRef<'_, T>, threads| {
+            // Start every row at b, then accumulate x·W onto it: the bias add rides on the GEMM.
+            for row in out.chunks_exact_mut(cols) {
+                row.copy_from_slice(b);
+            }
             let dst = MatMut::from_row_major_slice_mut(out, x.nrows(), cols);
             gemm_views(dst, x, w, T::one(), true, threads);
         };
@@ -150,62 +154,58 @@ impl<T: Scalar> Layer<T> for Dense<T> {
         let Self {
             weight,
             grad_weight,
-            grad_weight_shard,
             dx,
             threads,
+            l2,
             ..
         } = self;
+        let (w, l2) = (weight.as_slice(), *l2);
         let wt = weight.view().transpose();
         let (xv, dv) = (x.view(), dout.view());
-        // dW = xᵀ·dout and dx = dout·Wᵀ over the rows `r0..r0 + n` of the batch.
-        let shard = |gw: &mut [T], dx: &mut [T], r0: usize, n: usize, threads| {
-            let (xs, ds) = (xv.subrows(r0, n), dv.subrows(r0, n));
-            let gw = MatMut::from_row_major_slice_mut(gw, inputs, outputs);
-            gemm_views(gw, xs.transpose(), ds, T::one(), false, threads);
+        // Rows `i0..i0 + ni` of dW = xᵀ·dout (+ λW), and rows `r0..r0 + n` of dx = dout·Wᵀ.
+        let part = |gw: &mut [T], i0: usize, ni: usize, dx: &mut [T], r0: usize, n: usize| {
+            let xs = xv.subcols(i0, ni).transpose();
+            let gwm = MatMut::from_row_major_slice_mut(gw, ni, outputs);
+            gemm_views(gwm, xs, dv, T::one(), false, Threads(1));
+            if l2 != T::zero() {
+                for (g, &w) in gw.iter_mut().zip(&w[i0 * outputs..]) {
+                    *g += l2 * w;
+                }
+            }
             if !dx.is_empty() {
                 let dx = MatMut::from_row_major_slice_mut(dx, n, inputs);
-                gemm_views(dx, ds, wt, T::one(), false, threads);
+                gemm_views(dx, dv.subrows(r0, n), wt, T::one(), false, Threads(1));
             }
         };
         if split {
-            grad_weight_shard.resize(inputs, outputs);
-            let h = shard_rows(rows);
+            // Each thread takes half the rows of dW and half the batch rows of dx: no
+            // reduction, and every element is summed in the same order as on one thread.
+            let (i0, h) = (shard_rows(inputs), shard_rows(rows));
             let (dx0, dx1) =
                 dx.as_mut_slice()
                     .split_at_mut(if need_input_grad { h * inputs } else { 0 });
-            let (gw0, gw1) = (grad_weight.as_mut_slice(), grad_weight_shard.as_mut_slice());
+            let (gw0, gw1) = grad_weight.as_mut_slice().split_at_mut(i0 * outputs);
             gemm_clock::timed(|| {
                 join(
-                    || shard(gw0, dx0, 0, h, Threads(1)),
-                    || shard(gw1, dx1, h, rows - h, Threads(1)),
+                    || part(gw0, 0, i0, dx0, 0, h),
+                    || part(gw1, i0, inputs - i0, dx1, h, rows - h),
                 )
             });
-            // The same order of additions whatever the thread count, so a given thread count
-            // gives bit-identical gradients.
-            for (g, &s) in gw0.iter_mut().zip(gw1.iter()) {
-                *g += s;
-            }
         } else {
             let threads = *threads;
             gemm_clock::timed(|| {
-                shard(
-                    grad_weight.as_mut_slice(),
-                    dx.as_mut_slice(),
-                    0,
-                    rows,
-                    threads,
-                )
+                let gw =
+                    MatMut::from_row_major_slice_mut(grad_weight.as_mut_slice(), inputs, outputs);
+                gemm_views(gw, xv.transpose(), dv, T::one(), false, threads);
+                if need_input_grad {
+                    let dx = MatMut::from_row_major_slice_mut(dx.as_mut_slice(), rows, inputs);
+                    gemm_views(dx, dv, wt, T::one(), false, threads);
+                }
             });
-        }
-        if self.l2 != T::zero() {
-            let l2 = self.l2;
-            for (g, &w) in self
-                .grad_weight
-                .as_mut_slice()
-                .iter_mut()
-                .zip(self.weight.as_slice())
-            {
-                *g += l2 * w;
+            if l2 != T::zero() {
+                for (g, &w) in grad_weight.as_mut_slice().iter_mut().zip(w) {
+                    *g += l2 * w;
+                }
             }
         }
         dout.sum_rows_into(self.grad_bias.as_mut_slice());

@@ -166,6 +166,7 @@ pub struct Network<T: Scalar> {
     weight_decay: T,
     has_loss_grad: bool,
     predictions: Vec<usize>,
+    threads: Threads,
 }
 
 impl<T: Scalar> Network<T> {
@@ -213,6 +214,7 @@ impl<T: Scalar> Network<T> {
         }
         let mut net = Self::from_layers(config.input, layers, config.loss)?;
         net.weight_decay = l2;
+        net.threads = threads;
         Ok(net)
     }
 
@@ -235,6 +237,7 @@ impl<T: Scalar> Network<T> {
             weight_decay: T::zero(),
             has_loss_grad: false,
             predictions: Vec::new(),
+            threads: Threads::default(),
         })
     }
 
@@ -402,5 +405,9 @@ impl<T: Scalar> Parameters<T> for Network<T> {
         for l in &mut self.layers {
             l.visit_params(f);
         }
+    }
+
+    fn threads(&self) -> usize {
+        self.threads.0
     }
 }

@@ -56,6 +56,29 @@ impl Drop for FlushDenormals {
     }
 }
 
+/// The calling thread's floating-point mode (MXCSR on x86-64; 0 elsewhere), so that work
+/// handed to another thread runs with the same subnormal handling (and so the same bits).
+#[cfg(feature = "parallel")]
+pub(crate) fn thread_float_mode() -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        mxcsr::get()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        0
+    }
+}
+
+/// Sets the calling thread's floating-point mode to one read by [`thread_float_mode`].
+#[cfg(feature = "parallel")]
+pub(crate) fn set_thread_float_mode(mode: u32) {
+    #[cfg(target_arch = "x86_64")]
+    mxcsr::set(mode);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = mode;
+}
+
 #[cfg(target_arch = "x86_64")]
 mod mxcsr {
     // The intrinsics are deprecated in favour of inline assembly, but do exactly this; SSE2 is

@@ -7,6 +7,8 @@ mod scalar;
 mod vector;
 
 pub use denormal::FlushDenormals;
+#[cfg(feature = "parallel")]
+pub(crate) use denormal::{set_thread_float_mode, thread_float_mode};
 pub(crate) use gemm::gemm_views;
 pub use gemm::{Op, Threads, gemm, gemm_clock};
 pub use matrix::Matrix;

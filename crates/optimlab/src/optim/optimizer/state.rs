@@ -1,7 +1,7 @@
 //! Per-parameter state: what each rule keeps between steps, and its named form for
 //! checkpoints (`"W1.exp_avg"`, `"W1.step"`).
 
-use super::Optimizer;
+use super::{Optimizer, merged};
 use crate::optim::OptimError;
 use crate::param::Parameters;
 use crate::tensor::Scalar;
@@ -28,7 +28,8 @@ impl<T: Scalar> Optimizer<T> {
     /// The state keyed by name (`"W1.exp_avg"`, `"W1.step"`), for checkpoints.
     pub fn state(&self) -> OptimizerState<T> {
         let mut out = OptimizerState::default();
-        for (name, st) in self.names.iter().zip(&self.states) {
+        for ((name, st), hi) in self.names.iter().zip(&self.states).zip(&self.upper) {
+            let st = &merged(st, hi.as_ref());
             out.scalars.insert(format!("{name}.step"), st.step as f64);
             for (bn, buf) in self.rule.buffer_names().iter().zip(&st.buffers) {
                 out.tensors.insert(format!("{name}.{bn}"), buf.clone());
@@ -99,6 +100,7 @@ impl<T: Scalar> Optimizer<T> {
             return Err(e);
         }
         self.names = names;
+        self.upper = states.iter().map(|_| None).collect();
         self.states = states;
         Ok(())
     }
