@@ -51,7 +51,7 @@ impl Default for ParzenParams {
     }
 }
 
-enum Dim {
+pub(crate) enum Dim {
     Numeric {
         /// The distribution's bounds (internal values, not logged).
         low: f64,
@@ -110,7 +110,31 @@ impl Parzen {
     /// An estimator over the distributions `dists` from `obs`: one row of internal values per
     /// observation, in trial-number order, each inside its distribution.
     pub fn new(obs: &[Vec<f64>], dists: &[&Distribution], p: ParzenParams) -> Self {
-        let n = obs.len();
+        let dims = dists
+            .iter()
+            .enumerate()
+            .map(|(d, dist)| {
+                let col: Vec<f64> = obs.iter().map(|o| o[d]).collect();
+                match dist {
+                    Distribution::Categorical { choices } => categorical(&col, choices.len(), p),
+                    _ => {
+                        let b = Bounds::of(dist);
+                        let mus: Vec<f64> = col.iter().map(|&v| b.transform(v)).collect();
+                        let n = mus.len();
+                        let mut order: Vec<usize> = (0..n).collect();
+                        // Ties broken by index: the order a stable sort gives, without its buffer.
+                        order.sort_unstable_by(|&i, &j| mus[i].total_cmp(&mus[j]).then(i.cmp(&j)));
+                        numeric(b, mus, &order, |_, mu, sigma| kernel(b, mu, sigma))
+                    }
+                }
+            })
+            .collect();
+        Self::from_dims(obs.len(), dims, p)
+    }
+
+    /// The estimator over `n` observations from its dimensions, each built from the
+    /// observations in the same order.
+    pub(crate) fn from_dims(n: usize, dims: Vec<Dim>, p: ParzenParams) -> Self {
         let mut weights = if n == 0 {
             vec![1.0]
         } else {
@@ -121,28 +145,6 @@ impl Parzen {
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
         let log_weights = weights.iter().map(|w| w.ln()).collect();
-        let dims = dists
-            .iter()
-            .enumerate()
-            .map(|(d, dist)| {
-                let col: Vec<f64> = obs.iter().map(|o| o[d]).collect();
-                match dist {
-                    Distribution::Categorical { choices } => categorical(&col, choices.len(), p),
-                    Distribution::Float {
-                        low,
-                        high,
-                        step,
-                        log,
-                    } => numeric(&col, *low, *high, step.unwrap_or(0.0), *log),
-                    Distribution::Int {
-                        low,
-                        high,
-                        step,
-                        log,
-                    } => numeric(&col, *low as f64, *high as f64, (*step).max(1) as f64, *log),
-                }
-            })
-            .collect();
         Self {
             weights,
             log_weights,
@@ -195,7 +197,15 @@ impl Parzen {
     /// The log density of a point of internal values (a log probability on stepped and
     /// categorical dimensions; densities of log-scale dimensions are taken in log space).
     pub fn log_pdf(&self, x: &[f64]) -> f64 {
-        let mut per_component = self.log_weights.clone();
+        self.log_pdf_with(x, &mut Vec::new())
+    }
+
+    /// [`Parzen::log_pdf`], with `buf` as the per-component scratch space (reused across
+    /// calls, so evaluating many points allocates once).
+    pub fn log_pdf_with(&self, x: &[f64], buf: &mut Vec<f64>) -> f64 {
+        buf.clear();
+        buf.extend_from_slice(&self.log_weights);
+        let per_component = &mut buf[..];
         for (d, &xd) in self.dims.iter().zip(x) {
             match d {
                 Dim::Categorical { probs } => {
@@ -246,7 +256,7 @@ impl Parzen {
                 }
             }
         }
-        log_sum_exp(&per_component)
+        log_sum_exp(per_component)
     }
 }
 
@@ -262,53 +272,118 @@ fn pick(p: &[f64], u: f64) -> usize {
     p.len() - 1
 }
 
-fn numeric(col: &[f64], low: f64, high: f64, step: f64, log: bool) -> Dim {
-    let (mut lo, mut hi) = (low - step / 2.0, high + step / 2.0);
-    let mut mus: Vec<f64> = col.to_vec();
-    if log {
-        lo = lo.ln();
-        hi = hi.ln();
-        mus.iter_mut().for_each(|m| *m = m.ln());
+/// A numeric distribution's bounds: [`Bounds::lo`, `Bounds::hi`] is [L, H] of the module doc.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bounds {
+    low: f64,
+    high: f64,
+    /// 0 when continuous.
+    step: f64,
+    log: bool,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Bounds {
+    /// The bounds of a numeric distribution (a categorical one has none: [0, 0]).
+    pub fn of(dist: &Distribution) -> Self {
+        let (low, high, step, log) = match dist {
+            Distribution::Float {
+                low,
+                high,
+                step,
+                log,
+            } => (*low, *high, step.unwrap_or(0.0), *log),
+            Distribution::Int {
+                low,
+                high,
+                step,
+                log,
+            } => (*low as f64, *high as f64, (*step).max(1) as f64, *log),
+            Distribution::Categorical { .. } => (0.0, 0.0, 0.0, false),
+        };
+        let (mut lo, mut hi) = (low - step / 2.0, high + step / 2.0);
+        if log {
+            lo = lo.ln();
+            hi = hi.ln();
+        }
+        Self {
+            low,
+            high,
+            step,
+            log,
+            lo,
+            hi,
+        }
     }
+
+    /// An internal value in the space the kernels live in (its log for log scales).
+    pub fn transform(&self, v: f64) -> f64 {
+        if self.log { v.ln() } else { v }
+    }
+}
+
+/// A kernel's (ln mass of [L, H], constant of its log density) for centre `mu` and width
+/// `sigma`.
+pub(crate) fn kernel(b: Bounds, mu: f64, sigma: f64) -> (f64, f64) {
+    let log_mass = truncnorm::log_gauss_mass((b.lo - mu) / sigma, (b.hi - mu) / sigma);
+    (log_mass, truncnorm::log_norm(sigma, log_mass))
+}
+
+/// A numeric dimension from its observations' centres `mus` (transformed), `order` the
+/// indices of `mus` sorted by (value, index), and `kernel(i, μ, σ)` giving [`kernel`] for
+/// observation i (a caller may remember it between estimators).
+pub(crate) fn numeric(
+    b: Bounds,
+    mut mus: Vec<f64>,
+    order: &[usize],
+    mut kernel_of: impl FnMut(usize, f64, f64) -> (f64, f64),
+) -> Dim {
+    let (lo, hi) = (b.lo, b.hi);
     let n = mus.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    // Ties broken by index: the order a stable sort gives, without its buffer.
-    order.sort_unstable_by(|&i, &j| mus[i].total_cmp(&mus[j]).then(i.cmp(&j)));
-    let mut ends = Vec::with_capacity(n + 2);
-    ends.push(lo);
-    ends.extend(order.iter().map(|&i| mus[i]));
-    ends.push(hi);
-    let mut sorted_sigmas: Vec<f64> = (1..=n)
-        .map(|j| (ends[j] - ends[j - 1]).max(ends[j + 1] - ends[j]))
-        .collect();
-    if n >= 2 {
-        sorted_sigmas[0] = ends[2] - ends[1];
-        sorted_sigmas[n - 1] = ends[n] - ends[n - 1];
-    }
+    debug_assert_eq!(order.len(), n);
+    let mut sigmas = vec![0.0; n + 1];
     let max_sigma = hi - lo;
     let min_sigma = (hi - lo) / (1.0 + (n + 1) as f64).min(100.0);
-    let mut sigmas = vec![0.0; n];
-    for (j, &i) in order.iter().enumerate() {
-        sigmas[i] = sorted_sigmas[j].clamp(min_sigma, max_sigma);
+    // σ of the j-th smallest: its farther neighbour, the outermost their inner one (n ≥ 2).
+    let at = |j: usize| -> f64 {
+        if j == 0 {
+            lo
+        } else if j > n {
+            hi
+        } else {
+            mus[order[j - 1]]
+        }
+    };
+    for j in 1..=n {
+        let s = if n >= 2 && j == 1 {
+            at(2) - at(1)
+        } else if n >= 2 && j == n {
+            at(n) - at(n - 1)
+        } else {
+            (at(j) - at(j - 1)).max(at(j + 1) - at(j))
+        };
+        sigmas[order[j - 1]] = s.clamp(min_sigma, max_sigma);
     }
     mus.push(0.5 * (lo + hi));
-    sigmas.push(hi - lo);
-    let log_mass: Vec<f64> = mus
-        .iter()
-        .zip(&sigmas)
-        .map(|(m, s)| truncnorm::log_gauss_mass((lo - m) / s, (hi - m) / s))
-        .collect();
+    sigmas[n] = hi - lo;
+    let mut log_mass = Vec::with_capacity(n + 1);
+    let mut log_norms = Vec::with_capacity(n + 1);
+    for (i, (&m, &s)) in mus.iter().zip(&sigmas).enumerate() {
+        let (lm, ln) = if i < n {
+            kernel_of(i, m, s)
+        } else {
+            kernel(b, m, s)
+        };
+        log_mass.push(lm);
+        log_norms.push(ln);
+    }
     let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
-    let log_norms = sigmas
-        .iter()
-        .zip(&log_mass)
-        .map(|(&s, &m)| truncnorm::log_norm(s, m))
-        .collect();
     Dim::Numeric {
-        low,
-        high,
-        step,
-        log,
+        low: b.low,
+        high: b.high,
+        step: b.step,
+        log: b.log,
         adapted_low: lo,
         adapted_high: hi,
         mus,
@@ -319,7 +394,7 @@ fn numeric(col: &[f64], low: f64, high: f64, step: f64, log: bool) -> Dim {
     }
 }
 
-fn categorical(col: &[f64], k: usize, p: ParzenParams) -> Dim {
+pub(crate) fn categorical(col: &[f64], k: usize, p: ParzenParams) -> Dim {
     if col.is_empty() {
         return Dim::Categorical {
             probs: vec![vec![1.0 / k as f64; k]],
