@@ -395,31 +395,20 @@ impl TpeSampler {
         })
     }
 
-    /// The (l, g) estimators of every group that a proposal for `ctx` builds, by the group's
-    /// parameter names, from the remembered history (as [`Sampler::sample`] builds them).
-    pub fn estimators(&self, ctx: &SampleContext) -> Vec<(Vec<String>, Parzen, Parzen)> {
+    /// The (l, g) estimators over the parameters `group` (in that order) that a proposal for
+    /// `ctx` builds, from the remembered history as [`Sampler::sample`] does.
+    pub fn estimators(&self, ctx: &SampleContext, group: &[&str]) -> Option<(Parzen, Parzen)> {
+        let group: Vec<usize> = group
+            .iter()
+            .map(|n| ctx.space.params.iter().position(|s| s.name == *n))
+            .collect::<Option<_>>()?;
+        let specs: Vec<&ParamSpec> = group.iter().map(|&j| &ctx.space.params[j]).collect();
         let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
         let current = h.update(ctx, self.config.constant_liar);
         let (is_below, below) = h.split(ctx.trials);
-        let mut groups = if self.config.multivariate {
-            h.groups(ctx.space)
-        } else {
-            Vec::new()
-        };
-        for (i, spec) in ctx.space.params.iter().enumerate() {
-            if !spec.dist.is_single() && !groups.iter().any(|g| g.contains(&i)) {
-                groups.push(vec![i]);
-            }
-        }
-        groups
-            .iter()
-            .map(|group| {
-                let specs: Vec<&ParamSpec> = group.iter().map(|&j| &ctx.space.params[j]).collect();
-                let l = estimator(&below, &specs, self.params());
-                let g = h.above_estimator(ctx, group, &is_below, &current, self.params());
-                (specs.iter().map(|s| s.name.clone()).collect(), l, g)
-            })
-            .collect()
+        let l = estimator(&below, &specs, self.params());
+        let g = h.above_estimator(ctx, &group, &is_below, &current, self.params());
+        Some((l, g))
     }
 }
 
