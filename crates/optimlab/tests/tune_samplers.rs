@@ -718,3 +718,61 @@ fn a_tpe_sampler_that_remembers_the_study_proposes_what_a_fresh_one_does() {
         }
     }
 }
+
+#[test]
+fn a_cmaes_sampler_that_remembers_the_study_proposes_what_a_fresh_one_does() {
+    // CMA-ES keeps its replayed generations between proposals. With running and failed
+    // trials, trials completing in older generations, a finished trial that changes and a
+    // second study, every proposal must equal bit for bit a new sampler's and a replay from
+    // the trials alone.
+    use optimlab::tune::sampler::cmaes::CmaEsSampler;
+    let space = space();
+    let f =
+        |p: &Params| (p["lr"].ln() + 7.0).powi(2) + (p["dropout"] - 0.2).powi(2) + p["epochs_x"];
+    let remembering = CmaEsSampler::new(5).with_popsize(4);
+    for study_seed in 0..2u64 {
+        let mut trials: Vec<FrozenTrial> = Vec::new();
+        for n in 0..70u64 {
+            let ctx = SampleContext {
+                space: &space,
+                trials: &trials,
+                number: n,
+                direction: Direction::Minimize,
+                fixed: &Params::new(),
+            };
+            let p = remembering.sample(&ctx).unwrap();
+            let fresh = CmaEsSampler::new(5).with_popsize(4);
+            assert_eq!(
+                p,
+                fresh.sample(&ctx).unwrap(),
+                "study {study_seed}, trial {n}"
+            );
+            assert_eq!(
+                p,
+                remembering.sample_from_scratch(&ctx).unwrap(),
+                "study {study_seed}, trial {n}"
+            );
+            let state = match (n + study_seed) % 5 {
+                0 => TrialState::Running,
+                1 => TrialState::Fail,
+                _ => TrialState::Complete,
+            };
+            let mut t = trial(n, &space, &p, state, Some(f(&p) + study_seed as f64));
+            t.id = study_seed * 1000 + n;
+            trials.push(t);
+            if n % 9 == 0 {
+                // The running trials complete, in generations already replayed.
+                for t in trials.iter_mut().filter(|t| t.state == TrialState::Running) {
+                    t.state = TrialState::Complete;
+                }
+            }
+            if n == 40 {
+                let t = trials
+                    .iter_mut()
+                    .find(|t| t.state == TrialState::Complete)
+                    .unwrap();
+                t.value = Some(-1.0);
+            }
+        }
+    }
+}
