@@ -52,11 +52,14 @@ pub struct CmaEsSampler {
 /// A complete trial as replayed: (value, number, normalised point).
 type Member = (f64, u64, Vec<f64>);
 
+/// The searched parameters, direction and λ a replay is for.
+type ReplayKey = (Vec<(String, Distribution)>, Direction, usize);
+
 /// What earlier proposals replayed (see the module doc).
 #[derive(Default)]
 struct Replayed {
     /// The searched parameters, direction and λ it was built for.
-    key: Option<(Vec<(String, Distribution)>, Direction, usize)>,
+    key: Option<ReplayKey>,
     /// Per trial read, in order: (id, number, state, value bits); a finished one must stay so.
     seen: Vec<(u64, u64, TrialState, Option<u64>)>,
     /// Complete trials by generation.
@@ -208,7 +211,7 @@ impl CmaEsSampler {
     ) -> CmaState {
         let d = dims.len();
         let lambda = self.popsize(d);
-        let key = (
+        let key: ReplayKey = (
             dims.iter()
                 .map(|dim| (dim.name.clone(), dim.dist.clone()))
                 .collect::<Vec<_>>(),

@@ -490,8 +490,8 @@ fn log_sum_exp(v: &[f64]) -> f64 {
 fn exp_nonpositive(y: f64) -> f64 {
     const LOG2_E: f64 = std::f64::consts::LOG2_E;
     // ln 2 split so that k · LN2_HI is exact for |k| < 2¹¹ (fdlibm's split).
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     // 1.5 · 2⁵²: adding it rounds to an integer, kept in the low bits of the sum.
     const SHIFTER: f64 = 6_755_399_441_055_744.0;
     const C: [f64; 14] = [

@@ -327,7 +327,8 @@ fn ndtri_exp(y: f64) -> f64 {
     } else {
         (-(-y.exp_m1()).ln()).sqrt()
     };
-    if !(r <= 27.0) {
+    // Beyond AS 241 (and for y = 0 or NaN), Newton's method as before.
+    if r.is_nan() || r > 27.0 {
         return ndtri_exp_newton(y);
     }
     let v = if r <= 5.0 {
