@@ -88,8 +88,16 @@ pub struct Parzen {
 /// weigh 1 and the n − 25 older ones ramp linearly from 1/n up to 1 (NumPy's
 /// `linspace(1/n, 1, n − 25)`), observations in trial-number order, oldest first.
 pub fn default_weights(n: usize) -> Vec<f64> {
+    let mut w = Vec::with_capacity(n);
+    default_weights_into(n, &mut w);
+    w
+}
+
+/// [`default_weights`] appended to `w`.
+fn default_weights_into(n: usize, w: &mut Vec<f64>) {
     if n < 25 {
-        return vec![1.0; n];
+        w.extend(std::iter::repeat_n(1.0, n));
+        return;
     }
     let m = n - 25;
     let lo = 1.0 / n as f64;
@@ -98,12 +106,52 @@ pub fn default_weights(n: usize) -> Vec<f64> {
     } else {
         0.0
     };
-    let mut w: Vec<f64> = (0..m).map(|i| i as f64 * step + lo).collect();
+    let start = w.len();
+    w.extend((0..m).map(|i| i as f64 * step + lo));
     if m > 1 {
-        w[m - 1] = 1.0;
+        w[start + m - 1] = 1.0;
     }
     w.extend(std::iter::repeat_n(1.0, 25));
-    w
+}
+
+/// Vectors taken back from estimators no longer used, to build the next ones from: a proposal
+/// then allocates (and the allocator returns to the system) nothing for its estimators.
+#[derive(Default)]
+pub(crate) struct Spare(Vec<Vec<f64>>);
+
+impl Spare {
+    /// An empty vector, with the capacity of one given back earlier when there is one.
+    pub fn take(&mut self) -> Vec<f64> {
+        let mut v = self.0.pop().unwrap_or_default();
+        v.clear();
+        v
+    }
+
+    /// Keeps `v`'s buffer.
+    pub fn keep(&mut self, v: Vec<f64>) {
+        self.0.push(v);
+    }
+
+    /// Keeps the buffers of an estimator no longer used.
+    pub fn give(&mut self, p: Parzen) {
+        self.keep(p.weights);
+        self.keep(p.log_weights);
+        for d in p.dims {
+            if let Dim::Numeric {
+                mus,
+                sigmas,
+                log_mass,
+                inv_sigmas,
+                log_norms,
+                ..
+            } = d
+            {
+                for v in [mus, sigmas, log_mass, inv_sigmas, log_norms] {
+                    self.keep(v);
+                }
+            }
+        }
+    }
 }
 
 impl Parzen {
@@ -124,27 +172,29 @@ impl Parzen {
                         let mut order: Vec<usize> = (0..n).collect();
                         // Ties broken by index: the order a stable sort gives, without its buffer.
                         order.sort_unstable_by(|&i, &j| mus[i].total_cmp(&mus[j]).then(i.cmp(&j)));
-                        numeric(b, mus, &order, |_, mu, sigma| kernel(b, mu, sigma))
+                        let spare = &mut Spare::default();
+                        numeric(b, mus, &order, |_, mu, sigma| kernel(b, mu, sigma), spare)
                     }
                 }
             })
             .collect();
-        Self::from_dims(obs.len(), dims, p)
+        Self::from_dims(obs.len(), dims, p, &mut Spare::default())
     }
 
     /// The estimator over `n` observations from its dimensions, each built from the
     /// observations in the same order.
-    pub(crate) fn from_dims(n: usize, dims: Vec<Dim>, p: ParzenParams) -> Self {
-        let mut weights = if n == 0 {
-            vec![1.0]
+    pub(crate) fn from_dims(n: usize, dims: Vec<Dim>, p: ParzenParams, spare: &mut Spare) -> Self {
+        let mut weights = spare.take();
+        if n == 0 {
+            weights.push(1.0);
         } else {
-            let mut w = default_weights(n);
-            w.push(p.prior_weight);
-            w
-        };
+            default_weights_into(n, &mut weights);
+            weights.push(p.prior_weight);
+        }
         let total: f64 = weights.iter().sum();
         weights.iter_mut().for_each(|w| *w /= total);
-        let log_weights = weights.iter().map(|w| w.ln()).collect();
+        let mut log_weights = spare.take();
+        log_weights.extend(weights.iter().map(|w| w.ln()));
         Self {
             weights,
             log_weights,
@@ -370,11 +420,13 @@ pub(crate) fn numeric(
     mut mus: Vec<f64>,
     order: &[usize],
     mut kernel_of: impl FnMut(usize, f64, f64) -> (f64, f64),
+    spare: &mut Spare,
 ) -> Dim {
     let (lo, hi) = (b.lo, b.hi);
     let n = mus.len();
     debug_assert_eq!(order.len(), n);
-    let mut sigmas = vec![0.0; n + 1];
+    let mut sigmas = spare.take();
+    sigmas.resize(n + 1, 0.0);
     let max_sigma = hi - lo;
     let min_sigma = (hi - lo) / (1.0 + (n + 1) as f64).min(100.0);
     // σ of the j-th smallest: its farther neighbour, the outermost their inner one (n ≥ 2).
@@ -399,8 +451,8 @@ pub(crate) fn numeric(
     }
     mus.push(0.5 * (lo + hi));
     sigmas[n] = hi - lo;
-    let mut log_mass = Vec::with_capacity(n + 1);
-    let mut log_norms = Vec::with_capacity(n + 1);
+    let mut log_mass = spare.take();
+    let mut log_norms = spare.take();
     for (i, (&m, &s)) in mus.iter().zip(&sigmas).enumerate() {
         let (lm, ln) = if i < n {
             kernel_of(i, m, s)
@@ -410,7 +462,8 @@ pub(crate) fn numeric(
         log_mass.push(lm);
         log_norms.push(ln);
     }
-    let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
+    let mut inv_sigmas = spare.take();
+    inv_sigmas.extend(sigmas.iter().map(|s| 1.0 / s));
     Dim::Numeric {
         low: b.low,
         high: b.high,

@@ -388,6 +388,7 @@ impl TpeSampler {
             let l = estimator(&below, &specs, self.params());
             let g = h.above_estimator(ctx, group, &is_below, &current, self.params());
             let x = self.choose(&l, &g, &specs, &mut rng);
+            h.recycle(g);
             for (s, v) in specs.iter().zip(x) {
                 drawn.insert(s.name.clone(), v);
             }

@@ -16,7 +16,7 @@
 use super::{gamma, is_finished};
 use crate::tune::distribution::Distribution;
 use crate::tune::sampler::SampleContext;
-use crate::tune::sampler::parzen::{self, Bounds, Dim, Parzen, ParzenParams};
+use crate::tune::sampler::parzen::{self, Bounds, Dim, Parzen, ParzenParams, Spare};
 use crate::tune::space::Space;
 use crate::tune::trial::{Direction, FrozenTrial, TrialState};
 use std::cmp::Ordering;
@@ -129,6 +129,11 @@ pub(super) struct History {
     /// The distinct parameter-name sets of finished trials, and the groups they make.
     key_sets: Vec<Vec<String>>,
     groups: Option<Vec<Vec<usize>>>,
+    /// Buffers of the estimators built before, and of [`History::above_estimator`].
+    spare: Spare,
+    scratch_obs: Vec<std::result::Result<usize, usize>>,
+    scratch_slots: Vec<u32>,
+    scratch_order: Vec<usize>,
 }
 
 /// What [`History::update`] found besides the finished trials.
@@ -315,9 +320,12 @@ impl History {
             })
             .collect();
         // The observations in number order: Ok(slot) finished, Err(k) running[k].
-        let mut obs: Vec<std::result::Result<usize, usize>> =
-            Vec::with_capacity(self.finished.len() + running.len());
-        let mut obs_of_slot = vec![NONE; self.finished.len()];
+        let mut obs = std::mem::take(&mut self.scratch_obs);
+        obs.clear();
+        let mut obs_of_slot = std::mem::take(&mut self.scratch_slots);
+        obs_of_slot.clear();
+        obs_of_slot.resize(self.finished.len(), NONE);
+        let mut order = std::mem::take(&mut self.scratch_order);
         let mut run_obs = vec![0usize; running.len()];
         let mut r = 0;
         for &(number, slot) in &self.by_number {
@@ -344,7 +352,8 @@ impl History {
         };
         let mut dims = Vec::with_capacity(group.len());
         for (d, &j) in group.iter().enumerate() {
-            let col: Vec<f64> = obs.iter().map(|o| value_of(o, d, j)).collect();
+            let mut col = self.spare.take();
+            col.extend(obs.iter().map(|o| value_of(o, d, j)));
             if let Distribution::Categorical { choices } = &ctx.space.params[j].dist {
                 dims.push(parzen::categorical(&col, choices.len(), p));
                 continue;
@@ -356,7 +365,7 @@ impl History {
                 .map(|(k, (number, values))| (values[d], *number, run_obs[k]))
                 .collect();
             extra.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            let mut order = Vec::with_capacity(n);
+            order.clear();
             let mut e = 0;
             for &(v, number, slot) in &self.sorted[j] {
                 let i = obs_of_slot[slot];
@@ -374,9 +383,17 @@ impl History {
             order.extend(extra[e..].iter().map(|x| x.2));
             let b = self.bounds[j];
             let kernels = &mut self.kernels[j];
-            dims.push(numeric_dim(b, col, &order, &obs, kernels));
+            dims.push(numeric_dim(b, col, &order, &obs, kernels, &mut self.spare));
         }
-        Parzen::from_dims(n, dims, p)
+        self.scratch_obs = obs;
+        self.scratch_slots = obs_of_slot;
+        self.scratch_order = order;
+        Parzen::from_dims(n, dims, p, &mut self.spare)
+    }
+
+    /// Takes back an estimator's buffers for the next ones.
+    pub fn recycle(&mut self, p: Parzen) {
+        self.spare.give(p);
     }
 }
 
@@ -388,20 +405,27 @@ fn numeric_dim(
     order: &[usize],
     obs: &[std::result::Result<usize, usize>],
     kernels: &mut [Kernel],
+    spare: &mut Spare,
 ) -> Dim {
-    parzen::numeric(b, mus, order, |i, mu, sigma| match obs[i] {
-        Ok(slot) => {
-            let k = &mut kernels[slot];
-            if k.sigma.to_bits() != sigma.to_bits() {
-                let (log_mass, log_norm) = parzen::kernel(b, mu, sigma);
-                *k = Kernel {
-                    sigma,
-                    log_mass,
-                    log_norm,
-                };
+    parzen::numeric(
+        b,
+        mus,
+        order,
+        |i, mu, sigma| match obs[i] {
+            Ok(slot) => {
+                let k = &mut kernels[slot];
+                if k.sigma.to_bits() != sigma.to_bits() {
+                    let (log_mass, log_norm) = parzen::kernel(b, mu, sigma);
+                    *k = Kernel {
+                        sigma,
+                        log_mass,
+                        log_norm,
+                    };
+                }
+                (k.log_mass, k.log_norm)
             }
-            (k.log_mass, k.log_norm)
-        }
-        Err(_) => parzen::kernel(b, mu, sigma),
-    })
+            Err(_) => parzen::kernel(b, mu, sigma),
+        },
+        spare,
+    )
 }
