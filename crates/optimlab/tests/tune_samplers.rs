@@ -645,3 +645,134 @@ fn tpe_options_parse_and_unknown_ones_are_refused() {
     );
     let _ = ParamValue::Null;
 }
+
+#[test]
+fn a_tpe_sampler_that_remembers_the_study_proposes_what_a_fresh_one_does() {
+    // TPE keeps the finished trials it read between proposals. With running trials (the
+    // constant liar), failed, pruned and NaN-valued ones, out-of-order finishes, conditional
+    // parameters, a finished trial that changes and a second study, every proposal must equal
+    // bit for bit the one a new sampler makes, and the one computed with no memory at all.
+    let space = space();
+    let f = |p: &Params| {
+        let mut v = (p["lr"].ln() + 7.0).powi(2) + (p["dropout"] - 0.2).powi(2) + p["epochs_x"];
+        v += p.get("momentum").map_or(1.0, |m| (m - 0.9).abs());
+        v + p["optimizer"] + p["batch_size"].ln()
+    };
+    for options in ["startup=5", "startup=5,independent", "startup=5,liar=false"] {
+        let remembering = TpeSampler::new(TpeConfig::parse(Some(options), 3).unwrap());
+        for study_seed in 0..2u64 {
+            let mut trials: Vec<FrozenTrial> = Vec::new();
+            for n in 0..90u64 {
+                let ctx = SampleContext {
+                    space: &space,
+                    trials: &trials,
+                    number: n,
+                    direction: Direction::Minimize,
+                    fixed: &Params::new(),
+                };
+                let p = remembering.sample(&ctx).unwrap();
+                let fresh = TpeSampler::new(TpeConfig::parse(Some(options), 3).unwrap());
+                assert_eq!(
+                    p,
+                    fresh.sample(&ctx).unwrap(),
+                    "{options}, study {study_seed}, trial {n}"
+                );
+                assert_eq!(
+                    p,
+                    remembering.sample_from_scratch(&ctx).unwrap(),
+                    "{options}, study {study_seed}, trial {n}"
+                );
+                let state = match (n + study_seed) % 6 {
+                    0 | 3 => TrialState::Running,
+                    1 => TrialState::Fail,
+                    2 => TrialState::Pruned,
+                    _ => TrialState::Complete,
+                };
+                let value = match n % 17 {
+                    16 => Some(f64::NAN),
+                    _ => Some(f(&p) + study_seed as f64),
+                };
+                let mut t = trial(n, &space, &p, state, value);
+                // Unique ids across the two studies, as a storage gives them.
+                t.id = study_seed * 1000 + n;
+                if state == TrialState::Pruned {
+                    t.value = None;
+                    t.intermediate.insert(n % 4, f(&p));
+                }
+                trials.push(t);
+                if n % 7 == 0 {
+                    // The running trials finish, after later ones did.
+                    for t in trials.iter_mut().filter(|t| t.state == TrialState::Running) {
+                        t.state = TrialState::Complete;
+                    }
+                }
+                if n == 50 {
+                    // A finished trial changes: what was read of it is stale.
+                    let t = trials
+                        .iter_mut()
+                        .find(|t| t.state == TrialState::Complete)
+                        .unwrap();
+                    t.value = Some(-1.0);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_cmaes_sampler_that_remembers_the_study_proposes_what_a_fresh_one_does() {
+    // CMA-ES keeps its replayed generations between proposals. With running and failed
+    // trials, trials completing in older generations, a finished trial that changes and a
+    // second study, every proposal must equal bit for bit a new sampler's and a replay from
+    // the trials alone.
+    use optimlab::tune::sampler::cmaes::CmaEsSampler;
+    let space = space();
+    let f =
+        |p: &Params| (p["lr"].ln() + 7.0).powi(2) + (p["dropout"] - 0.2).powi(2) + p["epochs_x"];
+    let remembering = CmaEsSampler::new(5).with_popsize(4);
+    for study_seed in 0..2u64 {
+        let mut trials: Vec<FrozenTrial> = Vec::new();
+        for n in 0..70u64 {
+            let ctx = SampleContext {
+                space: &space,
+                trials: &trials,
+                number: n,
+                direction: Direction::Minimize,
+                fixed: &Params::new(),
+            };
+            let p = remembering.sample(&ctx).unwrap();
+            let fresh = CmaEsSampler::new(5).with_popsize(4);
+            assert_eq!(
+                p,
+                fresh.sample(&ctx).unwrap(),
+                "study {study_seed}, trial {n}"
+            );
+            assert_eq!(
+                p,
+                remembering.sample_from_scratch(&ctx).unwrap(),
+                "study {study_seed}, trial {n}"
+            );
+            let state = match (n + study_seed) % 5 {
+                0 => TrialState::Running,
+                1 => TrialState::Fail,
+                _ => TrialState::Complete,
+            };
+            let mut t = trial(n, &space, &p, state, Some(f(&p) + study_seed as f64));
+            t.id = study_seed * 1000 + n;
+            trials.push(t);
+            if n % 9 == 0 {
+                // The running trials complete, in generations already replayed.
+                for t in trials.iter_mut().filter(|t| t.state == TrialState::Running) {
+                    t.state = TrialState::Complete;
+                }
+            }
+            if n == 40 {
+                let t = trials
+                    .iter_mut()
+                    .find(|t| t.state == TrialState::Complete)
+                    .unwrap();
+                t.value = Some(-1.0);
+            }
+        }
+    }
+}

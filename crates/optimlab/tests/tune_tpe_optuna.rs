@@ -4,10 +4,13 @@
 //! The reference script is `tests/fixtures/tpe/optuna_tpe.py`.
 
 use optimlab::tune::distribution::{Distribution, ParamValue};
+use optimlab::tune::sampler::SampleContext;
 use optimlab::tune::sampler::parzen::ParzenParams;
-use optimlab::tune::sampler::tpe::{estimator, search_space_groups, split_trials};
+use optimlab::tune::sampler::tpe::{
+    TpeConfig, TpeSampler, estimator, search_space_groups, split_trials,
+};
 use optimlab::tune::space::{ParamSpec, Space};
-use optimlab::tune::trial::{Direction, FrozenTrial, TrialState};
+use optimlab::tune::trial::{Direction, FrozenTrial, Params, TrialState};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -183,6 +186,15 @@ fn check_densities(path: &Path) {
         above.iter().map(|t| t.number).collect::<Vec<_>>(),
         numbers(&d["above"])
     );
+    let sampler = TpeSampler::new(TpeConfig::parse(None, 0).unwrap());
+    let fixed = Params::new();
+    let ctx = SampleContext {
+        space: &space,
+        trials: &trials,
+        number,
+        direction: Direction::Minimize,
+        fixed: &fixed,
+    };
     let mut worst: f64 = 0.0;
     let mut count = 0;
     for (gname, g) in d["groups"].as_object().unwrap() {
@@ -194,6 +206,9 @@ fn check_densities(path: &Path) {
             .collect();
         let l = estimator(&below, &group, ParzenParams::default());
         let a = estimator(&above, &group, ParzenParams::default());
+        // The sampler's own estimators, which it builds from what it remembers of the trials.
+        let names: Vec<&str> = group.iter().map(|s| s.name.as_str()).collect();
+        let (sl, sa) = sampler.estimators(&ctx, &names).unwrap();
         let f = |v: &Value| -> Vec<f64> {
             v.as_array()
                 .unwrap()
@@ -203,7 +218,12 @@ fn check_densities(path: &Path) {
         };
         for (i, p) in g["points"].as_array().unwrap().iter().enumerate() {
             let x = f(p);
-            for (est, key) in [(&l, "log_pdf_below"), (&a, "log_pdf_above")] {
+            for (est, key) in [
+                (&l, "log_pdf_below"),
+                (&a, "log_pdf_above"),
+                (&sl, "log_pdf_below"),
+                (&sa, "log_pdf_above"),
+            ] {
                 let want = g[key][i].as_f64().unwrap();
                 let got = est.log_pdf(&x);
                 let err = (got - want).abs() / want.abs().max(1.0);

@@ -11,13 +11,20 @@
 //! Categorical and conditional parameters are sampled independently and uniformly, as Optuna's
 //! `CmaEsSampler` does with its independent sampler.
 //!
-//! The sampler keeps no state. The state for trial n is rebuilt from the stored trials: trial
+//! The state for trial n is a function of the stored trials: trial
 //! n belongs to generation g = ⌊n / λ⌋; starting from the mean at the centre of the box and
 //! σ0 = 1/6 of the normalised range (Optuna's defaults), the updates of generations 0..g are
 //! replayed, each with the COMPLETE trials of that generation ranked by value (direction
 //! aware). A generation with fewer than λ complete trials updates with those it has when they
 //! are at least 2 (weights and μ_eff for that smaller population), and is skipped otherwise.
 //! Candidate n is then drawn from `rng::stream(seed, Purpose::Other(n))`.
+//!
+//! The sampler remembers what it replayed: each complete trial is read once, and the state
+//! after each generation is kept, so a proposal replays only the generations completed since
+//! the last one. A trial that completes in an older generation drops the states from that
+//! generation on; trials that are not an extension of those read (another study, a changed
+//! finished trial), another space or direction drop everything. A long-lived sampler thus
+//! proposes exactly what a fresh one does.
 
 use super::{SampleContext, Sampler};
 use crate::rng::{self, Purpose, Rng};
@@ -28,6 +35,7 @@ use crate::tune::trial::{Direction, FrozenTrial, Params, TrialState};
 use rand::RngExt;
 use rand_distr::StandardNormal;
 use std::collections::BTreeMap;
+use std::sync::{Mutex, TryLockError};
 
 /// The CMA-ES sampler.
 pub struct CmaEsSampler {
@@ -37,6 +45,29 @@ pub struct CmaEsSampler {
     /// σ0 in the normalised [0, 1] space.
     sigma0: f64,
     name: String,
+    /// The replay so far; a proposal that finds it busy replays from the trials.
+    memory: Mutex<Replayed>,
+}
+
+/// A complete trial as replayed: (value, number, normalised point).
+type Member = (f64, u64, Vec<f64>);
+
+/// The searched parameters, direction and λ a replay is for.
+type ReplayKey = (Vec<(String, Distribution)>, Direction, usize);
+
+/// What earlier proposals replayed (see the module doc).
+#[derive(Default)]
+struct Replayed {
+    /// The searched parameters, direction and λ it was built for.
+    key: Option<ReplayKey>,
+    /// Per trial read, in order: (id, number, state, value bits); a finished one must stay so.
+    seen: Vec<(u64, u64, TrialState, Option<u64>)>,
+    /// Complete trials by generation.
+    members: BTreeMap<u64, Vec<Member>>,
+    /// The state after each generation that updated, in order, for every generation below
+    /// `covered`.
+    chain: Vec<(u64, CmaState)>,
+    covered: u64,
 }
 
 impl CmaEsSampler {
@@ -47,6 +78,7 @@ impl CmaEsSampler {
             popsize: None,
             sigma0: 1.0 / 6.0,
             name: "cmaes".into(),
+            memory: Mutex::new(Replayed::default()),
         }
     }
 
@@ -104,6 +136,8 @@ impl CmaEsSampler {
     /// The initial step size, as a fraction of each parameter's (normalised) range.
     pub fn with_sigma0(mut self, sigma0: f64) -> Self {
         self.sigma0 = sigma0;
+        // The replay depends on σ0.
+        self.memory = Mutex::new(Replayed::default());
         self
     }
 
@@ -155,22 +189,119 @@ impl CmaEsSampler {
                     .push((value, t.number, x));
             }
         }
-        for (_, mut members) in by_generation {
+        for (_, members) in by_generation {
             if members.len() < 2 {
                 continue;
             }
-            members.sort_by(|a, b| {
-                let by_value = match direction {
-                    Direction::Minimize => a.0.total_cmp(&b.0),
-                    Direction::Maximize => b.0.total_cmp(&a.0),
-                };
-                by_value.then(a.1.cmp(&b.1))
-            });
-            let ranked: Vec<Vec<f64>> = members.into_iter().map(|m| m.2).collect();
-            state.tell(&ranked);
+            state.tell(&ranked(&members, direction));
         }
         state
     }
+}
+
+impl CmaEsSampler {
+    /// [`CmaEsSampler::replay`] from what `memory` replayed before, brought up to date.
+    fn replay_remembered(
+        &self,
+        dims: &[Dim],
+        trials: &[FrozenTrial],
+        number: u64,
+        direction: Direction,
+        memory: &mut Replayed,
+    ) -> CmaState {
+        let d = dims.len();
+        let lambda = self.popsize(d);
+        let key: ReplayKey = (
+            dims.iter()
+                .map(|dim| (dim.name.clone(), dim.dist.clone()))
+                .collect::<Vec<_>>(),
+            direction,
+            lambda,
+        );
+        let is_final = |s: TrialState| {
+            matches!(
+                s,
+                TrialState::Complete | TrialState::Pruned | TrialState::Fail
+            )
+        };
+        let fingerprint = |t: &FrozenTrial| (t.id, t.number, t.state, t.value.map(f64::to_bits));
+        let consistent = memory.key.as_ref() == Some(&key)
+            && memory.seen.len() <= trials.len()
+            && memory.seen.iter().zip(trials).all(|(old, t)| {
+                old.0 == t.id && old.1 == t.number && (!is_final(old.2) || *old == fingerprint(t))
+            });
+        if !consistent {
+            *memory = Replayed {
+                key: Some(key),
+                ..Replayed::default()
+            };
+        }
+        let mut dirty: Option<u64> = None;
+        for (i, t) in trials.iter().enumerate() {
+            match memory.seen.get(i) {
+                Some(old) if is_final(old.2) => continue,
+                Some(_) => memory.seen[i] = fingerprint(t),
+                None => memory.seen.push(fingerprint(t)),
+            }
+            if t.state != TrialState::Complete {
+                continue;
+            }
+            let Some(value) = t.value.filter(|v| !v.is_nan()) else {
+                continue;
+            };
+            let x = dims
+                .iter()
+                .map(|dim| dim.normalise(t.params.get(&dim.name)?.1))
+                .collect::<Option<Vec<f64>>>();
+            if let Some(x) = x {
+                let g = t.number / lambda as u64;
+                memory
+                    .members
+                    .entry(g)
+                    .or_default()
+                    .push((value, t.number, x));
+                dirty = Some(dirty.map_or(g, |d| d.min(g)));
+            }
+        }
+        if let Some(g) = dirty {
+            memory.chain.retain(|(cg, _)| *cg < g);
+            memory.covered = memory.covered.min(g);
+        }
+        let generation = number / lambda as u64;
+        if memory.covered < generation {
+            for (&g, members) in memory.members.range(memory.covered..generation) {
+                if members.len() < 2 {
+                    continue;
+                }
+                let mut state = memory
+                    .chain
+                    .last()
+                    .map_or_else(|| CmaState::new(d, lambda, self.sigma0), |c| c.1.clone());
+                state.tell(&ranked(members, direction));
+                memory.chain.push((g, state));
+            }
+            memory.covered = generation;
+        }
+        memory
+            .chain
+            .iter()
+            .rev()
+            .find(|(g, _)| *g < generation)
+            .map_or_else(|| CmaState::new(d, lambda, self.sigma0), |c| c.1.clone())
+    }
+}
+
+/// A generation's points from best to worst (ties by number).
+fn ranked(members: &[Member], direction: Direction) -> Vec<Vec<f64>> {
+    let mut m: Vec<&Member> = members.iter().collect();
+    m.sort_by(|a, b| {
+        let by_value = match direction {
+            Direction::Minimize => a.0.total_cmp(&b.0),
+            Direction::Maximize => b.0.total_cmp(&a.0),
+        };
+        by_value.then(a.1.cmp(&b.1))
+    });
+    m.into_iter().map(|m| m.2.clone()).collect()
 }
 
 /// One searched coordinate: a numeric parameter and its map to [0, 1].
@@ -530,11 +661,53 @@ pub fn jacobi_eigen(a: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
 
 impl Sampler for CmaEsSampler {
     fn sample(&self, ctx: &SampleContext) -> Result<Params> {
-        let mut rng = rng::stream(self.seed, Purpose::Other(ctx.number));
         let dims = Dim::of_space(ctx.space);
+        if dims.is_empty() {
+            return self.sample_from(ctx, &dims, None);
+        }
+        let state = match self.memory.try_lock() {
+            Ok(mut m) => {
+                self.replay_remembered(&dims, ctx.trials, ctx.number, ctx.direction, &mut m)
+            }
+            // A panic while it was held may have left it half-updated: start it afresh.
+            Err(TryLockError::Poisoned(e)) => {
+                let mut m = e.into_inner();
+                *m = Replayed::default();
+                self.memory.clear_poison();
+                self.replay_remembered(&dims, ctx.trials, ctx.number, ctx.direction, &mut m)
+            }
+            Err(TryLockError::WouldBlock) => {
+                self.replay(&dims, ctx.trials, ctx.number, ctx.direction)
+            }
+        };
+        self.sample_from(ctx, &dims, Some(state))
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl CmaEsSampler {
+    /// The proposal [`Sampler::sample`] makes, with the state replayed from the trials alone
+    /// (what the remembered replay must reproduce bit for bit).
+    pub fn sample_from_scratch(&self, ctx: &SampleContext) -> Result<Params> {
+        let dims = Dim::of_space(ctx.space);
+        let state =
+            (!dims.is_empty()).then(|| self.replay(&dims, ctx.trials, ctx.number, ctx.direction));
+        self.sample_from(ctx, &dims, state)
+    }
+
+    /// Candidate `ctx.number` drawn from `state`, the other parameters uniformly.
+    fn sample_from(
+        &self,
+        ctx: &SampleContext,
+        dims: &[Dim],
+        state: Option<CmaState>,
+    ) -> Result<Params> {
+        let mut rng = rng::stream(self.seed, Purpose::Other(ctx.number));
         let mut out: Params = ctx.fixed.clone();
-        if !dims.is_empty() {
-            let state = self.replay(&dims, ctx.trials, ctx.number, ctx.direction);
+        if let Some(state) = state {
             let x = state.ask(&mut rng);
             for (dim, u) in dims.iter().zip(x) {
                 out.entry(dim.name.clone())
@@ -549,10 +722,6 @@ impl Sampler for CmaEsSampler {
             out.insert(spec.name.clone(), v);
         }
         Ok(out)
-    }
-
-    fn name(&self) -> &str {
-        &self.name
     }
 }
 

@@ -1,9 +1,12 @@
 //! Samplers propose the parameters of the next trial.
 //!
-//! A sampler is a pure function of (its seed, the trial's number, the study's trials so far):
-//! it keeps no state between calls. So a study resumed after a crash, or shared by many
-//! workers, makes the same proposals as one uninterrupted sequential run with the same seed,
-//! and any worker can propose the next trial. Randomness for trial `n` comes from
+//! A sampler is a pure function of (its seed, the trial's number, the study's trials so far).
+//! So a study resumed after a crash, or shared by many workers, makes the same proposals as
+//! one uninterrupted sequential run with the same seed, and any worker can propose the next
+//! trial. Grid, TPE and CMA-ES remember what they read of the finished trials between calls,
+//! only to skip re-reading it: a long-lived sampler proposes bit for bit what a fresh one does
+//! from the same trials, and drops what it remembers when the trials it is given are not an
+//! extension of those it read. Randomness for trial `n` comes from
 //! `rng::stream(seed, Purpose::Other(n))`.
 
 pub mod cmaes;

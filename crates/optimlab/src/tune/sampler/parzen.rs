@@ -51,7 +51,7 @@ impl Default for ParzenParams {
     }
 }
 
-enum Dim {
+pub(crate) enum Dim {
     Numeric {
         /// The distribution's bounds (internal values, not logged).
         low: f64,
@@ -88,8 +88,16 @@ pub struct Parzen {
 /// weigh 1 and the n − 25 older ones ramp linearly from 1/n up to 1 (NumPy's
 /// `linspace(1/n, 1, n − 25)`), observations in trial-number order, oldest first.
 pub fn default_weights(n: usize) -> Vec<f64> {
+    let mut w = Vec::with_capacity(n);
+    default_weights_into(n, &mut w);
+    w
+}
+
+/// [`default_weights`] appended to `w`.
+fn default_weights_into(n: usize, w: &mut Vec<f64>) {
     if n < 25 {
-        return vec![1.0; n];
+        w.extend(std::iter::repeat_n(1.0, n));
+        return;
     }
     let m = n - 25;
     let lo = 1.0 / n as f64;
@@ -98,29 +106,58 @@ pub fn default_weights(n: usize) -> Vec<f64> {
     } else {
         0.0
     };
-    let mut w: Vec<f64> = (0..m).map(|i| i as f64 * step + lo).collect();
+    let start = w.len();
+    w.extend((0..m).map(|i| i as f64 * step + lo));
     if m > 1 {
-        w[m - 1] = 1.0;
+        w[start + m - 1] = 1.0;
     }
     w.extend(std::iter::repeat_n(1.0, 25));
-    w
+}
+
+/// Vectors taken back from estimators no longer used, to build the next ones from: a proposal
+/// then allocates (and the allocator returns to the system) nothing for its estimators.
+#[derive(Default)]
+pub(crate) struct Spare(Vec<Vec<f64>>);
+
+impl Spare {
+    /// An empty vector, with the capacity of one given back earlier when there is one.
+    pub fn take(&mut self) -> Vec<f64> {
+        let mut v = self.0.pop().unwrap_or_default();
+        v.clear();
+        v
+    }
+
+    /// Keeps `v`'s buffer.
+    pub fn keep(&mut self, v: Vec<f64>) {
+        self.0.push(v);
+    }
+
+    /// Keeps the buffers of an estimator no longer used.
+    pub fn give(&mut self, p: Parzen) {
+        self.keep(p.weights);
+        self.keep(p.log_weights);
+        for d in p.dims {
+            if let Dim::Numeric {
+                mus,
+                sigmas,
+                log_mass,
+                inv_sigmas,
+                log_norms,
+                ..
+            } = d
+            {
+                for v in [mus, sigmas, log_mass, inv_sigmas, log_norms] {
+                    self.keep(v);
+                }
+            }
+        }
+    }
 }
 
 impl Parzen {
     /// An estimator over the distributions `dists` from `obs`: one row of internal values per
     /// observation, in trial-number order, each inside its distribution.
     pub fn new(obs: &[Vec<f64>], dists: &[&Distribution], p: ParzenParams) -> Self {
-        let n = obs.len();
-        let mut weights = if n == 0 {
-            vec![1.0]
-        } else {
-            let mut w = default_weights(n);
-            w.push(p.prior_weight);
-            w
-        };
-        let total: f64 = weights.iter().sum();
-        weights.iter_mut().for_each(|w| *w /= total);
-        let log_weights = weights.iter().map(|w| w.ln()).collect();
         let dims = dists
             .iter()
             .enumerate()
@@ -128,21 +165,36 @@ impl Parzen {
                 let col: Vec<f64> = obs.iter().map(|o| o[d]).collect();
                 match dist {
                     Distribution::Categorical { choices } => categorical(&col, choices.len(), p),
-                    Distribution::Float {
-                        low,
-                        high,
-                        step,
-                        log,
-                    } => numeric(&col, *low, *high, step.unwrap_or(0.0), *log),
-                    Distribution::Int {
-                        low,
-                        high,
-                        step,
-                        log,
-                    } => numeric(&col, *low as f64, *high as f64, (*step).max(1) as f64, *log),
+                    _ => {
+                        let b = Bounds::of(dist);
+                        let mus: Vec<f64> = col.iter().map(|&v| b.transform(v)).collect();
+                        let n = mus.len();
+                        let mut order: Vec<usize> = (0..n).collect();
+                        // Ties broken by index: the order a stable sort gives, without its buffer.
+                        order.sort_unstable_by(|&i, &j| mus[i].total_cmp(&mus[j]).then(i.cmp(&j)));
+                        let spare = &mut Spare::default();
+                        numeric(b, mus, &order, |_, mu, sigma| kernel(b, mu, sigma), spare)
+                    }
                 }
             })
             .collect();
+        Self::from_dims(obs.len(), dims, p, &mut Spare::default())
+    }
+
+    /// The estimator over `n` observations from its dimensions, each built from the
+    /// observations in the same order.
+    pub(crate) fn from_dims(n: usize, dims: Vec<Dim>, p: ParzenParams, spare: &mut Spare) -> Self {
+        let mut weights = spare.take();
+        if n == 0 {
+            weights.push(1.0);
+        } else {
+            default_weights_into(n, &mut weights);
+            weights.push(p.prior_weight);
+        }
+        let total: f64 = weights.iter().sum();
+        weights.iter_mut().for_each(|w| *w /= total);
+        let mut log_weights = spare.take();
+        log_weights.extend(weights.iter().map(|w| w.ln()));
         Self {
             weights,
             log_weights,
@@ -168,14 +220,16 @@ impl Parzen {
                             adapted_high,
                             mus,
                             sigmas,
+                            log_mass,
                             ..
                         } => {
                             let (mu, sigma) = (mus[c], sigmas[c]);
                             let q: f64 = rng.random();
-                            let z = truncnorm::ppf(
+                            let z = truncnorm::ppf_with_mass(
                                 q,
                                 (adapted_low - mu) / sigma,
                                 (adapted_high - mu) / sigma,
+                                log_mass[c],
                             );
                             let mut x = z * sigma + mu;
                             if *log {
@@ -195,7 +249,45 @@ impl Parzen {
     /// The log density of a point of internal values (a log probability on stepped and
     /// categorical dimensions; densities of log-scale dimensions are taken in log space).
     pub fn log_pdf(&self, x: &[f64]) -> f64 {
-        let mut per_component = self.log_weights.clone();
+        self.log_pdf_with(x, &mut Vec::new())
+    }
+
+    /// [`Parzen::log_pdf`], with `buf` as the per-component scratch space (reused across
+    /// calls, so evaluating many points allocates once).
+    pub fn log_pdf_with(&self, x: &[f64], buf: &mut Vec<f64>) -> f64 {
+        // The loops over components are the proposal's main cost: in the widest vectors the
+        // CPU has (no FMA is emitted, so every width rounds as the scalar code does).
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU supports AVX-512F (checked above).
+                return unsafe { self.log_pdf_avx512(x, buf) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked above).
+                return unsafe { self.log_pdf_avx2(x, buf) };
+            }
+        }
+        self.log_pdf_lanes(x, buf)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn log_pdf_avx512(&self, x: &[f64], buf: &mut Vec<f64>) -> f64 {
+        self.log_pdf_lanes(x, buf)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn log_pdf_avx2(&self, x: &[f64], buf: &mut Vec<f64>) -> f64 {
+        self.log_pdf_lanes(x, buf)
+    }
+
+    #[inline(always)]
+    fn log_pdf_lanes(&self, x: &[f64], buf: &mut Vec<f64>) -> f64 {
+        buf.clear();
+        buf.extend_from_slice(&self.log_weights);
+        let per_component = &mut buf[..];
         for (d, &xd) in self.dims.iter().zip(x) {
             match d {
                 Dim::Categorical { probs } => {
@@ -246,7 +338,7 @@ impl Parzen {
                 }
             }
         }
-        log_sum_exp(&per_component)
+        log_sum_exp(per_component)
     }
 }
 
@@ -262,53 +354,121 @@ fn pick(p: &[f64], u: f64) -> usize {
     p.len() - 1
 }
 
-fn numeric(col: &[f64], low: f64, high: f64, step: f64, log: bool) -> Dim {
-    let (mut lo, mut hi) = (low - step / 2.0, high + step / 2.0);
-    let mut mus: Vec<f64> = col.to_vec();
-    if log {
-        lo = lo.ln();
-        hi = hi.ln();
-        mus.iter_mut().for_each(|m| *m = m.ln());
+/// A numeric distribution's bounds: [`Bounds::lo`, `Bounds::hi`] is [L, H] of the module doc.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Bounds {
+    low: f64,
+    high: f64,
+    /// 0 when continuous.
+    step: f64,
+    log: bool,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Bounds {
+    /// The bounds of a numeric distribution (a categorical one has none: [0, 0]).
+    pub fn of(dist: &Distribution) -> Self {
+        let (low, high, step, log) = match dist {
+            Distribution::Float {
+                low,
+                high,
+                step,
+                log,
+            } => (*low, *high, step.unwrap_or(0.0), *log),
+            Distribution::Int {
+                low,
+                high,
+                step,
+                log,
+            } => (*low as f64, *high as f64, (*step).max(1) as f64, *log),
+            Distribution::Categorical { .. } => (0.0, 0.0, 0.0, false),
+        };
+        let (mut lo, mut hi) = (low - step / 2.0, high + step / 2.0);
+        if log {
+            lo = lo.ln();
+            hi = hi.ln();
+        }
+        Self {
+            low,
+            high,
+            step,
+            log,
+            lo,
+            hi,
+        }
     }
+
+    /// An internal value in the space the kernels live in (its log for log scales).
+    pub fn transform(&self, v: f64) -> f64 {
+        if self.log { v.ln() } else { v }
+    }
+}
+
+/// A kernel's (ln mass of [L, H], constant of its log density) for centre `mu` and width
+/// `sigma`.
+pub(crate) fn kernel(b: Bounds, mu: f64, sigma: f64) -> (f64, f64) {
+    let log_mass = truncnorm::log_gauss_mass((b.lo - mu) / sigma, (b.hi - mu) / sigma);
+    (log_mass, truncnorm::log_norm(sigma, log_mass))
+}
+
+/// A numeric dimension from its observations' centres `mus` (transformed), `order` the
+/// indices of `mus` sorted by (value, index), and `kernel(i, μ, σ)` giving [`kernel`] for
+/// observation i (a caller may remember it between estimators).
+pub(crate) fn numeric(
+    b: Bounds,
+    mut mus: Vec<f64>,
+    order: &[usize],
+    mut kernel_of: impl FnMut(usize, f64, f64) -> (f64, f64),
+    spare: &mut Spare,
+) -> Dim {
+    let (lo, hi) = (b.lo, b.hi);
     let n = mus.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    // Ties broken by index: the order a stable sort gives, without its buffer.
-    order.sort_unstable_by(|&i, &j| mus[i].total_cmp(&mus[j]).then(i.cmp(&j)));
-    let mut ends = Vec::with_capacity(n + 2);
-    ends.push(lo);
-    ends.extend(order.iter().map(|&i| mus[i]));
-    ends.push(hi);
-    let mut sorted_sigmas: Vec<f64> = (1..=n)
-        .map(|j| (ends[j] - ends[j - 1]).max(ends[j + 1] - ends[j]))
-        .collect();
-    if n >= 2 {
-        sorted_sigmas[0] = ends[2] - ends[1];
-        sorted_sigmas[n - 1] = ends[n] - ends[n - 1];
-    }
+    debug_assert_eq!(order.len(), n);
+    let mut sigmas = spare.take();
+    sigmas.resize(n + 1, 0.0);
     let max_sigma = hi - lo;
     let min_sigma = (hi - lo) / (1.0 + (n + 1) as f64).min(100.0);
-    let mut sigmas = vec![0.0; n];
-    for (j, &i) in order.iter().enumerate() {
-        sigmas[i] = sorted_sigmas[j].clamp(min_sigma, max_sigma);
+    // σ of the j-th smallest: its farther neighbour, the outermost their inner one (n ≥ 2).
+    let at = |j: usize| -> f64 {
+        if j == 0 {
+            lo
+        } else if j > n {
+            hi
+        } else {
+            mus[order[j - 1]]
+        }
+    };
+    for j in 1..=n {
+        let s = if n >= 2 && j == 1 {
+            at(2) - at(1)
+        } else if n >= 2 && j == n {
+            at(n) - at(n - 1)
+        } else {
+            (at(j) - at(j - 1)).max(at(j + 1) - at(j))
+        };
+        sigmas[order[j - 1]] = s.clamp(min_sigma, max_sigma);
     }
     mus.push(0.5 * (lo + hi));
-    sigmas.push(hi - lo);
-    let log_mass: Vec<f64> = mus
-        .iter()
-        .zip(&sigmas)
-        .map(|(m, s)| truncnorm::log_gauss_mass((lo - m) / s, (hi - m) / s))
-        .collect();
-    let inv_sigmas = sigmas.iter().map(|s| 1.0 / s).collect();
-    let log_norms = sigmas
-        .iter()
-        .zip(&log_mass)
-        .map(|(&s, &m)| truncnorm::log_norm(s, m))
-        .collect();
+    sigmas[n] = hi - lo;
+    let mut log_mass = spare.take();
+    let mut log_norms = spare.take();
+    for (i, (&m, &s)) in mus.iter().zip(&sigmas).enumerate() {
+        let (lm, ln) = if i < n {
+            kernel_of(i, m, s)
+        } else {
+            kernel(b, m, s)
+        };
+        log_mass.push(lm);
+        log_norms.push(ln);
+    }
+    let mut inv_sigmas = spare.take();
+    inv_sigmas.extend(sigmas.iter().map(|s| 1.0 / s));
     Dim::Numeric {
-        low,
-        high,
-        step,
-        log,
+        low: b.low,
+        high: b.high,
+        step: b.step,
+        log: b.log,
         adapted_low: lo,
         adapted_high: hi,
         mus,
@@ -319,7 +479,7 @@ fn numeric(col: &[f64], low: f64, high: f64, step: f64, log: bool) -> Dim {
     }
 }
 
-fn categorical(col: &[f64], k: usize, p: ParzenParams) -> Dim {
+pub(crate) fn categorical(col: &[f64], k: usize, p: ParzenParams) -> Dim {
     if col.is_empty() {
         return Dim::Categorical {
             probs: vec![vec![1.0 / k as f64; k]],
@@ -346,15 +506,111 @@ fn categorical(col: &[f64], k: usize, p: ParzenParams) -> Dim {
     Dim::Categorical { probs }
 }
 
+/// ln Σ eˣ over `v`, from its largest element m as m + ln Σ e^(x − m), in 8 independent
+/// lanes (the same sums on every CPU, and vectorisable).
+#[inline(always)]
 fn log_sum_exp(v: &[f64]) -> f64 {
-    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut top = [f64::NEG_INFINITY; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (t, &x) in top.iter_mut().zip(c) {
+            *t = if x > *t { x } else { *t };
+        }
+    }
+    let m = top
+        .into_iter()
+        .chain(rest.iter().copied())
+        .fold(f64::NEG_INFINITY, f64::max);
     let m = if m == f64::NEG_INFINITY { 0.0 } else { m };
-    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+    let mut sum = [0.0f64; 8];
+    let chunks = v.chunks_exact(8);
+    for c in chunks {
+        for (s, &x) in sum.iter_mut().zip(c) {
+            *s += exp_nonpositive(x - m);
+        }
+    }
+    let tail: f64 = rest.iter().map(|&x| exp_nonpositive(x - m)).sum();
+    let lanes = ((sum[0] + sum[1]) + (sum[2] + sum[3])) + ((sum[4] + sum[5]) + (sum[6] + sum[7]));
+    m + (lanes + tail).ln()
+}
+
+/// eʸ for y ≤ 0, to about an ulp, in straight-line code that vectorises: y = k·ln 2 + r
+/// with |r| ≤ ln 2 / 2, e^r by its Taylor polynomial to degree 13 (truncation under 1e-17),
+/// 2ᵏ assembled from its bits. Below −708 the result is 0: such a term is under 1e-307 of
+/// the sum it joins (whose largest term is 1), so it could not change it.
+#[inline(always)]
+fn exp_nonpositive(y: f64) -> f64 {
+    const LOG2_E: f64 = std::f64::consts::LOG2_E;
+    // ln 2 split so that k · LN2_HI is exact for |k| < 2¹¹ (fdlibm's split).
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    // 1.5 · 2⁵²: adding it rounds to an integer, kept in the low bits of the sum.
+    const SHIFTER: f64 = 6_755_399_441_055_744.0;
+    const C: [f64; 14] = [
+        1.0,
+        1.0,
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5_040.0,
+        1.0 / 40_320.0,
+        1.0 / 362_880.0,
+        1.0 / 3_628_800.0,
+        1.0 / 39_916_800.0,
+        1.0 / 479_001_600.0,
+        1.0 / 6_227_020_800.0,
+    ];
+    let in_range = y > -708.0;
+    let yc = if in_range { y } else { -708.0 };
+    let t = yc * LOG2_E + SHIFTER;
+    let k = t - SHIFTER;
+    let r = (yc - k * LN2_HI) - k * LN2_LO;
+    let mut p = C[13];
+    for &c in C[..13].iter().rev() {
+        p = p * r + c;
+    }
+    let exponent = t
+        .to_bits()
+        .wrapping_sub(SHIFTER.to_bits())
+        .wrapping_add(1023);
+    let e = p * f64::from_bits(exponent << 52);
+    if in_range {
+        e
+    } else if y.is_nan() {
+        y
+    } else {
+        0.0
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exp_nonpositive_is_within_two_ulps_of_exp() {
+        let mut worst: f64 = 0.0;
+        for i in 0..200_000 {
+            let y = -(i as f64) * 0.003_541_7;
+            let (got, want) = (exp_nonpositive(y), y.exp());
+            if y > -708.0 {
+                worst = worst.max((got - want).abs() / want);
+            } else {
+                assert_eq!(got, 0.0);
+            }
+        }
+        assert!(worst < 4.5e-16, "{worst:e}");
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert_eq!(exp_nonpositive(f64::NEG_INFINITY), 0.0);
+        assert!(exp_nonpositive(f64::NAN).is_nan());
+        let v = [-1.0, 2.0, f64::NEG_INFINITY, 0.5, -3.0, 1.0];
+        let want = v.iter().map(|x| x.exp()).sum::<f64>().ln();
+        assert!((log_sum_exp(&v) - want).abs() < 1e-15);
+        assert_eq!(log_sum_exp(&[f64::NEG_INFINITY; 5]), f64::NEG_INFINITY);
+    }
 
     #[test]
     fn default_weights_ramp_older_observations() {

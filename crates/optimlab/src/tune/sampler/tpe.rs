@@ -32,6 +32,8 @@
 //! trial's sampled values of inactive parameters too, and lets its liar use them; here a
 //! running trial shows only its active parameters.
 
+mod history;
+
 use super::parzen::{Parzen, ParzenParams};
 use super::random::sample_random;
 use super::unit::{assign_active, from_unit};
@@ -40,7 +42,9 @@ use crate::rng::{Purpose, Rng, stream};
 use crate::tune::error::{Result, TuneError};
 use crate::tune::space::{ParamSpec, Space, snap};
 use crate::tune::trial::{Direction, FrozenTrial, Params, TrialState};
+use history::History;
 use std::collections::BTreeSet;
+use std::sync::{Mutex, TryLockError};
 
 /// TPE's settings: `tpe:OPTION,OPTION,…` on the command line.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,11 +114,17 @@ impl TpeConfig {
 
 pub struct TpeSampler {
     config: TpeConfig,
+    /// The study's finished trials as last read (see [`history`]); a proposal that finds it
+    /// busy (another thread proposing) builds its estimators from the trials directly.
+    history: Mutex<History>,
 }
 
 impl TpeSampler {
     pub fn new(config: TpeConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            history: Mutex::new(History::default()),
+        }
     }
 }
 
@@ -198,20 +208,38 @@ pub fn search_space_groups<'s>(
     finished: &[&FrozenTrial],
     space: &'s Space,
 ) -> Vec<Vec<&'s ParamSpec>> {
-    let mut groups: Vec<BTreeSet<&str>> = Vec::new();
     // Refining by a key set already applied changes nothing (every group is then inside it
     // or outside it), so each distinct key set is applied once: most studies have one.
     let mut applied: Vec<&FrozenTrial> = Vec::new();
     for t in finished {
-        if applied
+        if !applied
             .iter()
             .rev()
             .any(|a| a.params.len() == t.params.len() && a.params.keys().eq(t.params.keys()))
         {
-            continue;
+            applied.push(t);
         }
-        applied.push(t);
-        let mut keys: BTreeSet<&str> = t.params.keys().map(String::as_str).collect();
+    }
+    groups_of_key_sets(
+        applied
+            .iter()
+            .map(|t| t.params.keys().map(String::as_str).collect()),
+        space,
+    )
+    .into_iter()
+    .map(|g| g.into_iter().map(|i| &space.params[i]).collect())
+    .collect()
+}
+
+/// [`search_space_groups`] from the finished trials' distinct parameter-name sets, in the
+/// order first seen; the groups as indices into the space's parameters. The partition does
+/// not depend on the order of the sets.
+pub(crate) fn groups_of_key_sets<'k>(
+    key_sets: impl Iterator<Item = BTreeSet<&'k str>>,
+    space: &Space,
+) -> Vec<Vec<usize>> {
+    let mut groups: Vec<BTreeSet<&str>> = Vec::new();
+    for mut keys in key_sets {
         let mut next = Vec::with_capacity(2 * groups.len() + 1);
         for g in &groups {
             next.push(g.intersection(&keys).copied().collect::<BTreeSet<&str>>());
@@ -228,7 +256,9 @@ pub fn search_space_groups<'s>(
             space
                 .params
                 .iter()
-                .filter(|s| g.contains(s.name.as_str()) && !s.dist.is_single())
+                .enumerate()
+                .filter(|(_, s)| g.contains(s.name.as_str()) && !s.dist.is_single())
+                .map(|(i, _)| i)
                 .collect::<Vec<_>>()
         })
         .filter(|g| !g.is_empty())
@@ -255,22 +285,18 @@ pub fn estimator(trials: &[&FrozenTrial], group: &[&ParamSpec], p: ParzenParams)
 }
 
 impl TpeSampler {
-    /// Values for `group`: the candidate from l with the largest ln l − ln g.
-    fn propose(
-        &self,
-        below: &[&FrozenTrial],
-        above: &[&FrozenTrial],
-        group: &[&ParamSpec],
-        rng: &mut Rng,
-    ) -> Vec<f64> {
-        let p = ParzenParams {
+    fn params(&self) -> ParzenParams {
+        ParzenParams {
             prior_weight: self.config.prior_weight,
-        };
-        let l = estimator(below, group, p);
-        let g = estimator(above, group, p);
+        }
+    }
+
+    /// Values for `group`: the candidate from l with the largest ln l − ln g.
+    fn choose(&self, l: &Parzen, g: &Parzen, group: &[&ParamSpec], rng: &mut Rng) -> Vec<f64> {
+        let mut buf = Vec::new();
         let mut best: Option<(f64, Vec<f64>)> = None;
         for x in l.sample(rng, self.config.n_ei_candidates) {
-            let score = l.log_pdf(&x) - g.log_pdf(&x);
+            let score = l.log_pdf_with(&x, &mut buf) - g.log_pdf_with(&x, &mut buf);
             if best.as_ref().is_none_or(|(b, _)| score > *b || b.is_nan()) {
                 best = Some((score, x));
             }
@@ -282,10 +308,10 @@ impl TpeSampler {
             .map(|(spec, v)| snap(&spec.dist, v))
             .collect()
     }
-}
 
-impl Sampler for TpeSampler {
-    fn sample(&self, ctx: &SampleContext) -> Result<Params> {
+    /// The proposal [`Sampler::sample`] makes, computed from the trials alone without the
+    /// remembered history (what the history must reproduce bit for bit).
+    pub fn sample_from_scratch(&self, ctx: &SampleContext) -> Result<Params> {
         let c = &self.config;
         let finished: Vec<&FrozenTrial> = ctx
             .trials
@@ -317,12 +343,89 @@ impl Sampler for TpeSampler {
                 .iter()
                 .find(|g| g.iter().any(|s| s.name == spec.name))
                 .map_or(&own[..], |g| &g[..]);
-            let x = self.propose(&below, &above, group, &mut rng);
+            let l = estimator(&below, group, self.params());
+            let g = estimator(&above, group, self.params());
+            let x = self.choose(&l, &g, group, &mut rng);
             for (s, v) in group.iter().zip(x) {
                 drawn.insert(s.name.clone(), v);
             }
             Ok(drawn[&spec.name])
         })
+    }
+
+    /// [`TpeSampler::sample_from_scratch`] from the remembered history, brought up to date.
+    fn sample_remembered(&self, ctx: &SampleContext, h: &mut History) -> Result<Params> {
+        let c = &self.config;
+        let current = h.update(ctx, c.constant_liar);
+        if h.has(ctx.number) {
+            // The trial being sampled is finished already: it must not count, as it does.
+            return self.sample_from_scratch(ctx);
+        }
+        if h.len() < c.n_startup_trials.max(1) {
+            return sample_random(c.seed, ctx);
+        }
+        let (is_below, below) = h.split(ctx.trials);
+        let groups = if c.multivariate {
+            h.groups(ctx.space)
+        } else {
+            Vec::new()
+        };
+        let mut rng = stream(c.seed, Purpose::Other(ctx.number));
+        let mut drawn = Params::new();
+        assign_active(ctx.space, ctx.fixed, |i, spec, _| {
+            if spec.dist.is_single() {
+                return Ok(from_unit(&spec.dist, 0.0));
+            }
+            if let Some(v) = drawn.get(&spec.name) {
+                return Ok(*v);
+            }
+            let own = [i];
+            let group: &[usize] = groups
+                .iter()
+                .find(|g| g.contains(&i))
+                .map_or(&own[..], |g| &g[..]);
+            let specs: Vec<&ParamSpec> = group.iter().map(|&j| &ctx.space.params[j]).collect();
+            let l = estimator(&below, &specs, self.params());
+            let g = h.above_estimator(ctx, group, &is_below, &current, self.params());
+            let x = self.choose(&l, &g, &specs, &mut rng);
+            h.recycle(g);
+            for (s, v) in specs.iter().zip(x) {
+                drawn.insert(s.name.clone(), v);
+            }
+            Ok(drawn[&spec.name])
+        })
+    }
+
+    /// The (l, g) estimators over the parameters `group` (in that order) that a proposal for
+    /// `ctx` builds, from the remembered history as [`Sampler::sample`] does.
+    pub fn estimators(&self, ctx: &SampleContext, group: &[&str]) -> Option<(Parzen, Parzen)> {
+        let group: Vec<usize> = group
+            .iter()
+            .map(|n| ctx.space.params.iter().position(|s| s.name == *n))
+            .collect::<Option<_>>()?;
+        let specs: Vec<&ParamSpec> = group.iter().map(|&j| &ctx.space.params[j]).collect();
+        let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let current = h.update(ctx, self.config.constant_liar);
+        let (is_below, below) = h.split(ctx.trials);
+        let l = estimator(&below, &specs, self.params());
+        let g = h.above_estimator(ctx, &group, &is_below, &current, self.params());
+        Some((l, g))
+    }
+}
+
+impl Sampler for TpeSampler {
+    fn sample(&self, ctx: &SampleContext) -> Result<Params> {
+        match self.history.try_lock() {
+            Ok(mut h) => self.sample_remembered(ctx, &mut h),
+            // A panic while it was held may have left it half-updated: start it afresh.
+            Err(TryLockError::Poisoned(e)) => {
+                let mut h = e.into_inner();
+                *h = History::default();
+                self.history.clear_poison();
+                self.sample_remembered(ctx, &mut h)
+            }
+            Err(TryLockError::WouldBlock) => self.sample_from_scratch(ctx),
+        }
     }
 
     fn name(&self) -> &str {
