@@ -100,7 +100,10 @@ mod helper {
         task: UnsafeCell<Option<Task>>,
         caller_thread: UnsafeCell<Option<Thread>>,
         state: AtomicU8,
-        panicked: AtomicBool,
+        /// The payload of a panic in the helper's job, handed to the caller to re-raise (so the
+        /// caller sees the same panic whichever thread ran the half, and the payload is never
+        /// dropped on the helper). Written by the helper before `IDLE`, taken by the caller after.
+        panic: UnsafeCell<Option<Box<dyn std::any::Any + Send>>>,
         /// Set by a side before it parks (and re-checks its condition), cleared by whoever
         /// wakes it: `SeqCst` on both, so either the sleeper sees the news or the other side
         /// sees the flag and unparks it.
@@ -122,7 +125,7 @@ mod helper {
                 task: UnsafeCell::new(None),
                 caller_thread: UnsafeCell::new(None),
                 state: AtomicU8::new(IDLE),
-                panicked: AtomicBool::new(false),
+                panic: UnsafeCell::new(None),
                 helper_parked: AtomicBool::new(false),
                 caller_parked: AtomicBool::new(false),
                 helper_thread: OnceLock::new(),
@@ -212,18 +215,17 @@ mod helper {
             // SAFETY: see `Helper`: the job is ours until `state` is `IDLE` again.
             let (task, caller) =
                 unsafe { ((*h.task.get()).take(), (*h.caller_thread.get()).clone()) };
-            let ok = match task {
-                Some(Task(f, caller_mode)) => {
-                    if caller_mode != mode {
-                        mode = caller_mode;
-                        crate::tensor::set_thread_float_mode(mode);
-                    }
-                    // SAFETY: see `Task`: the pointee lives until `state` is `IDLE`.
-                    catch_unwind(AssertUnwindSafe(|| unsafe { (*f)() })).is_ok()
+            if let Some(Task(f, caller_mode)) = task {
+                if caller_mode != mode {
+                    mode = caller_mode;
+                    crate::tensor::set_thread_float_mode(mode);
                 }
-                None => true,
-            };
-            h.panicked.store(!ok, SeqCst);
+                // SAFETY: see `Task`: the pointee lives until `state` is `IDLE`.
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| unsafe { (*f)() })) {
+                    // SAFETY: see `Helper::panic`: ours until `state` is `IDLE`.
+                    unsafe { *h.panic.get() = Some(payload) };
+                }
+            }
             h.state.store(IDLE, SeqCst);
             if h.caller_parked.swap(false, SeqCst)
                 && let Some(caller) = caller
@@ -267,7 +269,7 @@ mod helper {
             t.unpark();
         }
         let ra = catch_unwind(AssertUnwindSafe(a));
-        let mut panicked = false;
+        let mut panic_b = None;
         if h.state
             .compare_exchange(POSTED, IDLE, SeqCst, SeqCst)
             .is_ok()
@@ -284,12 +286,33 @@ mod helper {
             }
         } else {
             wait(|| h.state.load(SeqCst) == IDLE, &h.caller_parked);
-            panicked = h.panicked.load(SeqCst);
+            // SAFETY: see `Helper::panic`: the helper wrote it before `IDLE`.
+            panic_b = unsafe { (*h.panic.get()).take() };
         }
         let ra = ra.unwrap_or_else(|p| resume_unwind(p));
-        if panicked {
-            panic!("a parallel task panicked");
+        if let Some(payload) = panic_b {
+            resume_unwind(payload);
         }
         (ra, rb.expect("b ran on the helper or here"))
+    }
+}
+
+#[cfg(all(test, feature = "parallel"))]
+mod tests {
+    /// Whether the helper ran the half or the caller took it back, the caller re-raises the
+    /// half's own panic, and the helper goes on serving joins.
+    #[test]
+    fn a_panic_in_the_second_half_reaches_the_caller_as_it_was() {
+        for _ in 0..20 {
+            let caught = std::panic::catch_unwind(|| {
+                super::join(
+                    || std::thread::sleep(std::time::Duration::from_millis(1)),
+                    || -> () { std::panic::panic_any(42_u32) },
+                )
+            });
+            let payload = caught.expect_err("the half's panic reaches the caller");
+            assert_eq!(payload.downcast_ref::<u32>(), Some(&42));
+        }
+        assert_eq!(super::join(|| 2, || 3), (2, 3));
     }
 }
