@@ -735,3 +735,45 @@ fn postgres_tables_of_the_former_schema_are_converted_without_loss() {
         .get(0);
     assert_eq!(left, 0, "the former tables are dropped");
 }
+
+// ---- A study Optuna left without a direction -----------------------------------------------
+
+/// Optuna's `create_study` writes the study, then its direction; interrupted in between (or
+/// called through `RDBStorage.create_new_study` with `NOT_SET`), it leaves a study optimlab
+/// cannot open. Listing the studies leaves it out instead of failing for all of them, and
+/// opening it by name says why in one line.
+fn a_study_without_a_direction(db: &Db, python: &str) {
+    optimlab_worker(&db.url, "kept", 2);
+    py(
+        python,
+        "import sys, optuna\n\
+         optuna.logging.set_verbosity(optuna.logging.WARNING)\n\
+         s = optuna.storages.RDBStorage(sys.argv[1])\n\
+         s.create_new_study([optuna.study.StudyDirection.NOT_SET], 'half')",
+        &[&db.python_url],
+    );
+    let storage = storage::open(&db.url).unwrap();
+    let names: Vec<String> = storage
+        .studies()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["kept"]);
+    assert!(storage.find_study("kept").unwrap().is_some());
+    let err = storage.find_study("half").unwrap_err().to_string();
+    assert!(err.contains("NOT_SET") && !err.contains('\n'), "{err}");
+}
+
+#[test]
+fn a_study_without_a_direction_on_sqlite() {
+    let Some(python) = python(false) else { return };
+    a_study_without_a_direction(&sqlite_db(), &python);
+}
+
+#[test]
+fn a_study_without_a_direction_on_postgres() {
+    let Some(python) = python(true) else { return };
+    let Some(db) = postgres_db() else { return };
+    a_study_without_a_direction(&db, &python);
+}

@@ -112,6 +112,8 @@ pub trait Storage: Send + Sync {
 
     fn find_study(&self, name: &str) -> Result<Option<StudyInfo>>;
 
+    /// Every study that can be opened. A study in a shared SQL database whose direction
+    /// Optuna never set (`NOT_SET`) is left out; `find_study` on it is an error.
     fn studies(&self) -> Result<Vec<StudyInfo>>;
 
     fn set_study_user_attr(&self, study: u64, key: &str, value: &Value) -> Result<()>;

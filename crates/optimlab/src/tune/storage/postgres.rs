@@ -587,12 +587,16 @@ fn create_study_in<C: GenericClient>(
     })
 }
 
-/// Studies (all, or the one with this name) with their attributes.
+/// Studies (all, or the one with this name) with their attributes. The list leaves out a
+/// study without a set direction (Optuna's `NOT_SET`, left by an interrupted `create_study`):
+/// it cannot be opened and must not hide the others; asked for by name, it is an error.
 fn load_studies<C: GenericClient>(c: &mut C, name: Option<&str>) -> PgResult<Vec<StudyInfo>> {
     let rows = c.query(
         "SELECT s.study_id, s.study_name::text, d.direction::text FROM studies s
          LEFT JOIN study_directions d ON d.study_id = s.study_id AND d.objective = 0
-         WHERE $1::text IS NULL OR s.study_name = $1 ORDER BY s.study_id",
+         WHERE ($1::text IS NULL AND d.direction::text IN ('MINIMIZE', 'MAXIMIZE'))
+            OR s.study_name = $1
+         ORDER BY s.study_id",
         &[&name],
     )?;
     let mut studies = Vec::with_capacity(rows.len());

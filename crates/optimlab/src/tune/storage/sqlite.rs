@@ -1096,7 +1096,14 @@ impl Storage for SqliteStorage {
         self.read(|c| {
             let rows: Vec<(i64, String)> = {
                 let mut st = c
-                    .prepare("SELECT study_id, study_name FROM studies ORDER BY study_id")
+                    // A study without a set direction (Optuna's `NOT_SET`, left by a
+                    // `create_study` that was interrupted) is not listed: it cannot be
+                    // opened, and it must not hide the others. Opening it by name says why.
+                    .prepare(
+                        "SELECT s.study_id, s.study_name FROM studies s
+                         JOIN study_directions d ON d.study_id = s.study_id AND d.objective = 0
+                         WHERE d.direction IN ('MINIMIZE', 'MAXIMIZE') ORDER BY s.study_id",
+                    )
                     .map_err(|e| self.err(e))?;
                 st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(|e| self.err(e))?
