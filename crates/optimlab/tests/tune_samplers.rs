@@ -702,21 +702,30 @@ fn a_tpe_sampler_that_remembers_the_study_proposes_what_a_fresh_one_does() {
                 trials.push(t);
                 if n % 7 == 0 {
                     // The running trials finish, after later ones did.
-                    for t in trials.iter_mut().filter(|t| t.state == TrialState::Running) {
-                        t.state = TrialState::Complete;
-                    }
+                    complete_the_running(&mut trials);
                 }
                 if n == 50 {
-                    // A finished trial changes: what was read of it is stale.
-                    let t = trials
-                        .iter_mut()
-                        .find(|t| t.state == TrialState::Complete)
-                        .unwrap();
-                    t.value = Some(-1.0);
+                    change_a_finished_trial(&mut trials);
                 }
             }
         }
     }
+}
+
+/// The running trials finish (after later trials did).
+fn complete_the_running(trials: &mut [FrozenTrial]) {
+    for t in trials.iter_mut().filter(|t| t.state == TrialState::Running) {
+        t.state = TrialState::Complete;
+    }
+}
+
+/// A finished trial changes: what a sampler remembered of it is stale.
+fn change_a_finished_trial(trials: &mut [FrozenTrial]) {
+    let t = trials
+        .iter_mut()
+        .find(|t| t.state == TrialState::Complete)
+        .unwrap();
+    t.value = Some(-1.0);
 }
 
 #[test]
@@ -762,16 +771,10 @@ fn a_cmaes_sampler_that_remembers_the_study_proposes_what_a_fresh_one_does() {
             trials.push(t);
             if n % 9 == 0 {
                 // The running trials complete, in generations already replayed.
-                for t in trials.iter_mut().filter(|t| t.state == TrialState::Running) {
-                    t.state = TrialState::Complete;
-                }
+                complete_the_running(&mut trials);
             }
             if n == 40 {
-                let t = trials
-                    .iter_mut()
-                    .find(|t| t.state == TrialState::Complete)
-                    .unwrap();
-                t.value = Some(-1.0);
+                change_a_finished_trial(&mut trials);
             }
         }
     }
